@@ -1,0 +1,1 @@
+"""Image embeddings (CLIP or EfficientNet-Lite), UMAP + HDBSCAN clusters, stratified folds."""

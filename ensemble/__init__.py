@@ -1,0 +1,1 @@
+"""The router, fold averaging, routed blending, the submission zip and evaluation."""

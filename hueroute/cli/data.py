@@ -1,0 +1,107 @@
+"""Commands on datasets and images: make-dataset, check, detect-masks, baseline, score."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from hueroute.baseline import baseline_restore
+from hueroute.batch import map_folder
+from hueroute.cli.app import command
+from hueroute.dataset import make_dataset
+from hueroute.detect import detect_lost_region
+from hueroute.files import write_text_atomic
+from hueroute.layout import check_dataset
+from hueroute.progress import console, results
+from hueroute.scoring import score_predictions, summarise
+
+Force = Annotated[bool, typer.Option("--force", help="Redo finished outputs.")]
+
+
+def report_batch(out: Path, written: int, skipped: int) -> None:
+    if written == 0:
+        console.print(f"nothing to do: all {skipped} outputs exist in {out} (--force to redo)")
+    else:
+        console.print(
+            f"wrote {written} images to {out}" + (f" ({skipped} kept)" if skipped else "")
+        )
+
+
+@command("make-dataset")
+def make_dataset_command(
+    photos: Annotated[Path, typer.Argument(help="Folder of colour photos (searched recursively).")],
+    out: Annotated[Path, typer.Argument(help="Folder to write the dataset to.")],
+    size: Annotated[int, typer.Option(help="Side of the square images, px.")] = 512,
+    copies: Annotated[int, typer.Option(help="Degraded copies of each photo.")] = 1,
+    test_fraction: Annotated[float, typer.Option(help="Share of photos held out.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same bytes.")] = 0,
+    force: Force = False,
+) -> None:
+    """Make a dataset in the competition's layout from any folder of colour photos."""
+    sources = make_dataset(photos, out, size, copies, test_fraction, seed, force)
+    counts = sources["split"].value_counts()
+    console.print(
+        f"wrote {out}: {counts.get('train', 0)} train and {counts.get('test', 0)} test images "
+        f"from {sources['source'].nunique()} photos"
+    )
+
+
+@command("check")
+def check_command(data: Annotated[Path, typer.Argument(help="Dataset folder.")]) -> None:
+    """Check a dataset: CSV columns and ids, every file present, decodable and the right size."""
+    counts = check_dataset(data)
+    console.print(f"{data} is well formed: {counts['train']} train, {counts['test']} test rows")
+
+
+@command("detect-masks")
+def detect_masks_command(
+    inputs: Annotated[Path, typer.Argument(help="Folder of damaged gray inputs.")],
+    out: Annotated[Path, typer.Argument(help="Folder for the 0/255 mask PNGs.")],
+    force: Force = False,
+) -> None:
+    """Find the lost region of each gray input and write it as a 0/255 PNG."""
+
+    def mask_image(gray: np.ndarray) -> np.ndarray:
+        return detect_lost_region(gray).astype(np.uint8) * 255
+
+    report_batch(out, *map_folder(inputs, out, mask_image, "detecting", force))
+
+
+@command("baseline")
+def baseline_command(
+    inputs: Annotated[Path, typer.Argument(help="Folder of damaged gray inputs.")],
+    out: Annotated[Path, typer.Argument(help="Folder for the restored RGB PNGs.")],
+    force: Force = False,
+) -> None:
+    """Restore with the reference method: the gray input, lost region inpainted (Telea)."""
+    report_batch(out, *map_folder(inputs, out, baseline_restore, "baseline", force))
+
+
+@command("score")
+def score_command(
+    gt: Annotated[Path, typer.Argument(help="Folder of colour originals.")],
+    pred: Annotated[Path, typer.Argument(help="Folder or submission zip of predictions.")],
+    masks: Annotated[Path | None, typer.Option(help="Folder of lost-region masks.")] = None,
+    inputs: Annotated[
+        Path | None, typer.Option(help="Folder of gray inputs to detect the masks from.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    per_image: Annotated[Path | None, typer.Option(help="Write per-image scores here.")] = None,
+) -> None:
+    """Score predictions with the competition's formula: 0.2 S + 0.4 M + 0.4 C."""
+    table = score_predictions(gt, pred, masks, inputs)
+    if per_image is not None:
+        write_text_atomic(per_image, table.to_csv(index=False))
+    summary = summarise(table)
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    view = Table(title=f"{pred} against {gt}")
+    for column in ("images", "S (ssim)", "M (masked ssim)", "C (hue hist)", "score"):
+        view.add_column(column, justify="right")
+    parts = ("ssim", "masked_ssim", "hist", "score")
+    view.add_row(str(summary["n"]), *(f"{summary[part]:.4f}" for part in parts))
+    results.print(view)

@@ -1,0 +1,130 @@
+"""Build a dataset in the competition's layout from any folder of colour photos."""
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from hueroute.degrade import degrade, random_degradation
+from hueroute.errors import InputError
+from hueroute.files import list_images
+from hueroute.images import open_image, png_bytes
+from hueroute.progress import track
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to write: which photo, which copy, which split, under which id."""
+
+    source: Path
+    copy: int
+    split: str
+    id: str
+    seed: int
+
+
+def square(path: Path, size: int) -> np.ndarray:
+    """Centre-crop a photo to a square and resize it to `size` px, as RGB."""
+    image = open_image(path)
+    if image.mode not in {"RGB", "RGBA", "P", "L", "CMYK", "YCbCr"}:
+        raise InputError(path, f"has unsupported mode {image.mode}")
+    image = image.convert("RGB")
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    image = image.crop((left, top, left + side, top + side))
+    return np.asarray(image.resize((size, size), Image.Resampling.LANCZOS))
+
+
+def plan(photos: list[Path], copies: int, test_fraction: float, seed: int) -> list[Job]:
+    """Split by source photo (no photo on both sides), then number every copy."""
+    order = np.random.default_rng(seed).permutation(len(photos))
+    n_test = round(test_fraction * len(photos))
+    if test_fraction > 0 and len(photos) > 1:
+        n_test = min(max(n_test, 1), len(photos) - 1)
+    test_photos = {int(i) for i in order[:n_test]}
+    jobs: list[Job] = []
+    counters = {"train": 0, "test": 0}
+    for index, photo in enumerate(photos):
+        split = "test" if index in test_photos else "train"
+        for copy in range(copies):
+            number = counters[split]
+            counters[split] += 1
+            image_seed = int(np.random.SeedSequence([seed, index, copy]).generate_state(1)[0])
+            jobs.append(Job(photo, copy, split, f"{split.upper()}_{number:05d}", image_seed))
+    return jobs
+
+
+def write_job(job: Job, rgb: np.ndarray, out: Path) -> dict:
+    """Degrade one square photo and write its files; return its rows for the tables."""
+    degradation = random_degradation(*rgb.shape[:2], seed=job.seed)
+    name = f"{job.id}.png"
+    files = {"input": degrade(rgb, degradation), "gt": rgb}
+    if job.split == "test":
+        files["mask"] = degradation.mask.astype(np.uint8) * 255
+    for kind, array in files.items():
+        (out / f"{job.split}_{kind}" / name).write_bytes(png_bytes(array))
+    y0, x0, box_h, box_w = degradation.box
+    return {
+        "id": job.id,
+        "split": job.split,
+        "copy": job.copy,
+        "level": degradation.level,
+        "box": f"{y0} {x0} {box_h} {box_w}",
+    }
+
+
+def write_tables(out: Path, rows: list[dict], photos_root: Path, jobs: list[Job]) -> None:
+    sources = pd.DataFrame(rows)
+    sources.insert(2, "source", [job.source.relative_to(photos_root).as_posix() for job in jobs])
+    sources.to_csv(out / "sources.csv", index=False)
+    for split in ("train", "test"):
+        ids = sources.loc[sources["split"] == split, "id"]
+        table = pd.DataFrame({"id": ids, "input_path": [f"./{split}_input/{i}.png" for i in ids]})
+        if split == "train":
+            table["gt_path"] = [f"./train_gt/{i}.png" for i in ids]
+        table.to_csv(out / f"{split}.csv", index=False)
+
+
+def make_dataset(
+    photos: Path,
+    out: Path,
+    size: int = 512,
+    copies: int = 1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    force: bool = False,
+) -> pd.DataFrame:
+    """Write `out` in the competition layout (plus test_gt/ and test_mask/); return sources.csv."""
+    if size < 32:
+        raise InputError(out, f"--size {size} is too small (at least 32 px)")
+    if copies < 1:
+        raise InputError(out, f"--copies {copies} must be at least 1")
+    if not 0 <= test_fraction < 1:
+        raise InputError(out, f"--test-fraction {test_fraction} must be in [0, 1)")
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise InputError(out, "already exists and is not empty (use --force to replace it)")
+    sources = list_images(photos, recursive=True)
+    jobs = plan(sources, copies, test_fraction, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for folder in ("train_input", "train_gt", "test_input", "test_gt", "test_mask"):
+            (staging / folder).mkdir()
+        rows, cache = [], {}
+        for job in track(jobs, "making dataset"):
+            if job.source not in cache:
+                cache = {job.source: square(job.source, size)}
+            rows.append(write_job(job, cache[job.source], staging))
+        write_tables(staging, rows, photos, jobs)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return pd.read_csv(out / "sources.csv")

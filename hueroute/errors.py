@@ -1,0 +1,12 @@
+"""The one error type every stage raises for bad input."""
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """Bad input: names the offending file and says what is wrong with it."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
