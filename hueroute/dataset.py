@@ -3,6 +3,7 @@
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from PIL import Image
 from hueroute.degrade import degrade, random_degradation
 from hueroute.errors import InputError
 from hueroute.files import list_images
-from hueroute.images import open_image, png_bytes
+from hueroute.images import png_bytes, read_rgb
 from hueroute.progress import track
 
 
@@ -29,10 +30,7 @@ class Job:
 
 def square(path: Path, size: int) -> np.ndarray:
     """Centre-crop a photo to a square and resize it to `size` px, as RGB."""
-    image = open_image(path)
-    if image.mode not in {"RGB", "RGBA", "P", "L", "CMYK", "YCbCr"}:
-        raise InputError(path, f"has unsupported mode {image.mode}")
-    image = image.convert("RGB")
+    image = Image.fromarray(read_rgb(path))
     side = min(image.size)
     left, top = (image.width - side) // 2, (image.height - side) // 2
     image = image.crop((left, top, left + side, top + side))
@@ -116,11 +114,8 @@ def make_dataset(
     try:
         for folder in ("train_input", "train_gt", "test_input", "test_gt", "test_mask"):
             (staging / folder).mkdir()
-        rows, cache = [], {}
-        for job in track(jobs, "making dataset"):
-            if job.source not in cache:
-                cache = {job.source: square(job.source, size)}
-            rows.append(write_job(job, cache[job.source], staging))
+        load = lru_cache(maxsize=1)(partial(square, size=size))  # copies of a photo are adjacent
+        rows = [write_job(job, load(job.source), staging) for job in track(jobs, "making dataset")]
         write_tables(staging, rows, photos, jobs)
         if out.exists():
             shutil.rmtree(out)
