@@ -11,7 +11,7 @@ from hueroute.files import list_images
 from hueroute.images import read_gray, read_rgb
 from hueroute.predictions import prediction_reader
 from hueroute.progress import track
-from hueroute.score import WEIGHTS, score_image
+from hueroute.score import MIN_MASKED_PIXELS, WEIGHTS, score_image
 
 
 def lost_region(
@@ -26,8 +26,9 @@ def lost_region(
             path, f"is {gray.shape[1]}x{gray.shape[0]}, its original is {shape[1]}x{shape[0]}"
         )
     mask = gray > 0 if masks is not None else detect_lost_region(gray)
-    if mask.sum() < 7:
-        raise InputError(path, f"lost region has {mask.sum()} pixels; at least 7 are needed")
+    if mask.sum() < MIN_MASKED_PIXELS:
+        needed = MIN_MASKED_PIXELS
+        raise InputError(path, f"lost region has {mask.sum()} pixels; at least {needed} are needed")
     return mask
 
 
