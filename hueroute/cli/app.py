@@ -2,13 +2,15 @@
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from hueroute.errors import InputError
 from hueroute.progress import console
+
+Force = Annotated[bool, typer.Option("--force", help="Redo finished outputs.")]
 
 app = typer.Typer(
     name="hueroute",

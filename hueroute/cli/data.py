@@ -10,15 +10,13 @@ from rich.table import Table
 
 from hueroute.baseline import baseline_restore
 from hueroute.batch import map_folder
-from hueroute.cli.app import command
+from hueroute.cli.app import Force, command
 from hueroute.dataset import make_dataset
 from hueroute.detect import detect_lost_region
 from hueroute.files import write_text_atomic
 from hueroute.layout import check_dataset
 from hueroute.progress import console, results
 from hueroute.scoring import score_predictions, summarise
-
-Force = Annotated[bool, typer.Option("--force", help="Redo finished outputs.")]
 
 
 def report_batch(out: Path, written: int, skipped: int) -> None:

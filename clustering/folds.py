@@ -1,0 +1,20 @@
+"""Cross-validation folds stratified by cluster."""
+
+import warnings
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+
+def stratified_folds(labels: np.ndarray, n_folds: int, seed: int = 0) -> np.ndarray:
+    """The fold (0 .. n_folds-1) of each item; each cluster, noise included, spread evenly."""
+    if len(labels) < n_folds:
+        raise ValueError(f"{n_folds} folds need at least {n_folds} images, got {len(labels)}")
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    folds = np.empty(len(labels), dtype=int)
+    with warnings.catch_warnings():
+        # a stratum smaller than n_folds (noise, for one) simply misses some folds
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+            folds[held_out] = fold
+    return folds

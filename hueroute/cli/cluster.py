@@ -1,0 +1,32 @@
+"""`hueroute cluster`: embeddings, clusters and folds of a run's training set."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from clustering.stage import cluster_run, is_done
+from hueroute.cli.app import Force, command
+from hueroute.progress import console, results
+from hueroute.run import Run
+
+
+@command("cluster")
+def cluster_command(
+    run: Annotated[Path, typer.Argument(help="Run folder made by init.")],
+    force: Force = False,
+) -> None:
+    """Embed train_gt and train_input, cluster with UMAP + HDBSCAN, and make the folds."""
+    opened = Run.open(run)
+    if is_done(opened) and not force:
+        console.print(f"cluster: done already in {run} (--force to redo)")
+        return
+    sizes = cluster_run(opened)
+    view = Table(title=f"clusters of {run}")
+    for column in sizes.columns:
+        view.add_column(column, justify="right")
+    for row in sizes.itertuples(index=False):
+        view.add_row(row[0], str(row[1]), f"{row[2]:.1%}", f"{row[3]:.2f}", row[4])
+    results.print(view)
+    console.print(f"wrote {opened.clusters_csv}, {opened.folds_csv}, {opened.umap_png}")

@@ -1,0 +1,189 @@
+"""The run's settings: one pydantic model per stage, presets, and the commented config.yaml."""
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hueroute.errors import InputError
+
+
+class Section(BaseModel):
+    """A block of settings: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EmbedConfig(Section):
+    model: Literal["auto", "clip", "efficientnet-lite"] = Field(
+        "auto",
+        description="image embedder; auto = clip when its weights are on this machine, "
+        "else efficientnet-lite",
+    )
+    clip_model: str = Field(
+        "geolocal/StreetCLIP", description="CLIP weights: a Hugging Face model id or a local folder"
+    )
+    allow_download: bool = Field(
+        False, description="let clip fetch missing weights from the Hugging Face hub"
+    )
+    batch_size: int = Field(32, ge=1, description="images per embedding batch")
+    num_workers: int = Field(2, ge=0, description="processes decoding images while embedding")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto = cuda when there is a GPU"
+    )
+
+
+class ClusterConfig(Section):
+    n_components: int = Field(5, ge=2, description="UMAP dimensions HDBSCAN clusters in")
+    n_neighbors: int = Field(15, ge=2, description="UMAP neighbourhood size")
+    min_dist: float = Field(0.0, ge=0.0, le=1.0, description="UMAP minimum distance")
+    min_cluster_size: int = Field(50, ge=2, description="HDBSCAN smallest cluster")
+    min_samples: int | None = Field(
+        None, ge=1, description="HDBSCAN density threshold; null = min_cluster_size"
+    )
+
+
+class FoldsConfig(Section):
+    n_folds: int = Field(5, ge=2, description="cross-validation folds, stratified by cluster")
+
+
+class LossConfig(Section):
+    l1: float = Field(1.0, ge=0.0, description="weight of the L1 loss")
+    mse: float = Field(1.0, ge=0.0, description="weight of the mean squared error")
+    ssim: float = Field(1.0, ge=0.0, description="weight of 1 - SSIM")
+    hue: float = Field(0.0, ge=0.0, description="weight of the hue-histogram loss")
+
+
+class TrainConfig(Section):
+    network: Literal["two-stage", "joint"] = Field("joint", description="restorer network")
+    encoder: str = Field("tu-tf_efficientnet_lite0", description="U-Net encoder")
+    encoder_weights: str | None = Field(
+        "imagenet", description="pretrained encoder weights; null = random initialisation"
+    )
+    image_size: int = Field(256, ge=32, description="side of the square training images, px")
+    batch_size: int = Field(16, ge=1, description="images per training step")
+    epochs: int = Field(30, ge=1, description="training epochs")
+    lr: float = Field(1e-3, gt=0.0, description="AdamW learning rate")
+    scheduler: Literal["plateau", "cosine", "onecycle", "constant"] = Field(
+        "onecycle", description="learning-rate schedule"
+    )
+    loss: LossConfig = Field(
+        default_factory=lambda: LossConfig(ssim=0.5, hue=0.5), description="loss weights"
+    )
+
+
+class Config(Section):
+    data: Path = Field(description="dataset folder in the competition layout")
+    preset: str = Field("default", description="preset the run started from")
+    seed: int = Field(0, description="seed of every random choice of every stage")
+    embed: EmbedConfig = Field(
+        default_factory=EmbedConfig, description="image embeddings, for clusters and routing"
+    )
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig, description="UMAP + HDBSCAN clusters of train_gt"
+    )
+    folds: FoldsConfig = Field(default_factory=FoldsConfig, description="cross-validation")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="each expert's training")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "seed": {
+        "embed": {"model": "clip"},
+        "train": {
+            "network": "two-stage",
+            "encoder": "resnet34",
+            "image_size": 512,
+            "batch_size": 32,
+            "epochs": 15,
+            "lr": 1e-4,
+            "scheduler": "plateau",
+            "loss": {"l1": 1.0, "mse": 1.0, "ssim": 1.0, "hue": 0.0},
+        },
+    },
+    "default": {},
+    "demo": {
+        "embed": {"batch_size": 16},
+        "cluster": {"n_neighbors": 8, "min_cluster_size": 4},
+        "folds": {"n_folds": 2},
+        "train": {"image_size": 128, "batch_size": 8, "epochs": 3},
+    },
+    "smoke": {
+        "embed": {"model": "efficientnet-lite", "batch_size": 8, "num_workers": 0},
+        "cluster": {"n_neighbors": 5, "min_cluster_size": 3},
+        "folds": {"n_folds": 2},
+        "train": {"image_size": 64, "batch_size": 4, "epochs": 1},
+    },
+}
+
+
+def merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `update` laid over it, nested dicts merged key by key."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def preset_config(name: str, data: Path) -> Config:
+    """The config of a new run on `data` from the preset `name`."""
+    if name not in PRESETS:
+        raise InputError(name, f"unknown preset; choose from {', '.join(PRESETS)}")
+    defaults = Config(data=data).model_dump()
+    return Config.model_validate(merged(defaults, {**PRESETS[name], "preset": name}))
+
+
+def describe_error(error: dict[str, Any], model: type[BaseModel]) -> str:
+    """One line for one pydantic error, naming the setting by its dotted path."""
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] != "extra_forbidden":
+        return f"setting {key}: {error['msg'].lower()} (got {error.get('input')!r})"
+    *parents, name = error["loc"]
+    section: Any = model
+    for part in parents:
+        section = section.model_fields[part].annotation
+    close = difflib.get_close_matches(str(name), section.model_fields, n=1)
+    hint = f"; did you mean {'.'.join([*map(str, parents), close[0]])}?" if close else ""
+    return f"unknown setting {key}{hint}"
+
+
+def parse_config(values: Any, source: Path) -> Config:
+    """Validate a config mapping; any problem is an InputError naming `source` and the keys."""
+    if not isinstance(values, dict):
+        raise InputError(source, "is not a mapping of settings")
+    try:
+        return Config.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(describe_error(e, Config) for e in error.errors())
+        raise InputError(source, problems) from error
+
+
+def load_config(path: Path) -> Config:
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise InputError(path, f"is not readable YAML ({error})") from error
+    return parse_config(values, path)
+
+
+def commented_yaml(section: BaseModel, indent: str = "") -> str:
+    """`section` as YAML with each setting's description above it."""
+    lines = []
+    for name, field in type(section).model_fields.items():
+        value = getattr(section, name)
+        if field.description:
+            lines.append(f"{indent}# {field.description}")
+        if isinstance(value, BaseModel):
+            lines.append(f"{indent}{name}:")
+            lines.append(commented_yaml(value, indent + "  "))
+        else:
+            plain = str(value) if isinstance(value, Path) else value
+            text = yaml.safe_dump(plain).removesuffix("\n...\n").strip()
+            lines.append(f"{indent}{name}: {text}")
+    return "\n".join(lines)

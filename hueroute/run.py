@@ -1,0 +1,65 @@
+"""The run folder: one directory every stage reads from and writes to."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from hueroute.config import Config, commented_yaml, load_config, preset_config
+from hueroute.errors import InputError
+from hueroute.files import write_text_atomic
+from hueroute.layout import TRAIN_COLUMNS, read_table
+
+CONFIG_NAME = "config.yaml"
+
+
+@dataclass(frozen=True)
+class Run:
+    root: Path
+    config: Config
+
+    @classmethod
+    def open(cls, root: Path) -> "Run":
+        """Read a run folder made by `init`; a relative data path is taken from the run folder."""
+        config_path = root / CONFIG_NAME
+        if not config_path.is_file():
+            raise InputError(root, f"is not a run folder (no {CONFIG_NAME}; make one with init)")
+        config = load_config(config_path)
+        config.data = (root / config.data).resolve()
+        return cls(root, config)
+
+    @classmethod
+    def create(cls, root: Path, data: Path, preset: str = "default", force: bool = False) -> "Run":
+        """Write `root/config.yaml` for `data`, refusing to replace one unless `force`."""
+        config_path = root / CONFIG_NAME
+        if config_path.exists() and not force:
+            raise InputError(config_path, "exists already (--force to replace it)")
+        read_table(data / "train.csv", TRAIN_COLUMNS)
+        config = preset_config(preset, data.resolve())
+        header = f"# hueroute run, from the {preset!r} preset; edit freely, it is validated.\n"
+        write_text_atomic(config_path, header + commented_yaml(config) + "\n")
+        return cls(root, config)
+
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.root / "embeddings"
+
+    @property
+    def clusters_csv(self) -> Path:
+        return self.root / "clusters.csv"
+
+    @property
+    def folds_csv(self) -> Path:
+        return self.root / "folds.csv"
+
+    @property
+    def umap_png(self) -> Path:
+        return self.root / "umap.png"
+
+    @property
+    def cluster_json(self) -> Path:
+        return self.root / "cluster.json"
+
+    def train_table(self) -> pd.DataFrame:
+        """train.csv of the run's dataset, paths resolved and checked."""
+        return read_table(self.config.data / "train.csv", TRAIN_COLUMNS)
