@@ -4,6 +4,7 @@ import hashlib
 import json
 import re
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,13 @@ from hueroute.files import atomic_path, write_text_atomic
 
 def file_digest(path: str | Path) -> str:
     """The sha256 of a file's bytes, in hex."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    if not Path(path).is_file():
+        raise InputError(path, "no such file")
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as error:
+        raise InputError(path, f"cannot be read ({error})") from error
 
 
 def model_folder_name(key: str) -> str:
@@ -46,7 +52,7 @@ class EmbeddingCache:
                 with np.load(shard) as stored:
                     digests.extend(stored["digests"].tolist())
                     blocks.append(stored["vectors"].astype(np.float32))
-            except (OSError, ValueError, KeyError) as error:
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
                 raise InputError(shard, f"is not a readable embedding shard ({error})") from error
         self.rows = {digest: row for row, digest in enumerate(digests)}
         self.vectors = np.concatenate(blocks) if blocks else np.zeros((0, 0), np.float32)

@@ -8,6 +8,7 @@ import umap
 from sklearn.base import BaseEstimator, ClusterMixin
 
 NOISE = -1
+MIN_IMAGES = 3  # the fewest embeddings UMAP can reduce
 
 
 class EmbeddingClusterer(ClusterMixin, BaseEstimator):
@@ -41,8 +42,8 @@ class EmbeddingClusterer(ClusterMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: None = None) -> "EmbeddingClusterer":
         n = len(X)
-        if n < 3:
-            raise ValueError(f"clustering needs at least 3 embeddings, got {n}")
+        if n < MIN_IMAGES:
+            raise ValueError(f"clustering needs at least {MIN_IMAGES} embeddings, got {n}")
         self.embedding_ = self.reduce(np.asarray(X, np.float32))
         density = hdbscan.HDBSCAN(
             min_cluster_size=min(self.min_cluster_size, n),
@@ -64,7 +65,7 @@ class EmbeddingClusterer(ClusterMixin, BaseEstimator):
         """UMAP coordinates of `X`; neighbourhood and dimensions shrink to fit tiny inputs."""
         n = len(X)
         reducer = umap.UMAP(
-            n_components=min(self.n_components, n - 2),
+            n_components=max(2, min(self.n_components, n - 2)),
             n_neighbors=min(self.n_neighbors, n - 1),
             min_dist=self.min_dist,
             metric="cosine",

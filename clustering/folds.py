@@ -10,6 +10,8 @@ def stratified_folds(labels: np.ndarray, n_folds: int, seed: int = 0) -> np.ndar
     """The fold (0 .. n_folds-1) of each item; each cluster, noise included, spread evenly."""
     if len(labels) < n_folds:
         raise ValueError(f"{n_folds} folds need at least {n_folds} images, got {len(labels)}")
+    if np.unique(labels, return_counts=True)[1].max() < n_folds:
+        labels = np.zeros(len(labels), dtype=int)  # no stratum fills the folds: split plainly
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     folds = np.empty(len(labels), dtype=int)
     with warnings.catch_warnings():

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.cache import EmbeddingCache
-from clustering.clusterer import NOISE, EmbeddingClusterer
+from clustering.clusterer import MIN_IMAGES, NOISE, EmbeddingClusterer
 from clustering.embed import embed_files
 from clustering.embedders import build_embedder
 from clustering.folds import stratified_folds
@@ -31,9 +31,11 @@ def cluster_run(run: Run) -> pd.DataFrame:
     config = run.config
     table = run.train_table()
     n_folds = config.folds.n_folds
-    if len(table) < n_folds:
+    needed = max(n_folds, MIN_IMAGES)
+    if len(table) < needed:
         raise InputError(
-            config.data / "train.csv", f"has {len(table)} rows, fewer than the {n_folds} folds"
+            config.data / "train.csv",
+            f"has {len(table)} rows; clustering into {n_folds} folds needs at least {needed}",
         )
     embedder = build_embedder(config.embed)
     cache = EmbeddingCache(run.embeddings_dir, embedder.key)

@@ -52,8 +52,8 @@ class FoldsConfig(Section):
 class LossConfig(Section):
     l1: float = Field(1.0, ge=0.0, description="weight of the L1 loss")
     mse: float = Field(1.0, ge=0.0, description="weight of the mean squared error")
-    ssim: float = Field(1.0, ge=0.0, description="weight of 1 - SSIM")
-    hue: float = Field(0.0, ge=0.0, description="weight of the hue-histogram loss")
+    ssim: float = Field(0.5, ge=0.0, description="weight of 1 - SSIM")
+    hue: float = Field(0.5, ge=0.0, description="weight of the hue-histogram loss")
 
 
 class TrainConfig(Section):
@@ -69,9 +69,7 @@ class TrainConfig(Section):
     scheduler: Literal["plateau", "cosine", "onecycle", "constant"] = Field(
         "onecycle", description="learning-rate schedule"
     )
-    loss: LossConfig = Field(
-        default_factory=lambda: LossConfig(ssim=0.5, hue=0.5), description="loss weights"
-    )
+    loss: LossConfig = Field(default_factory=LossConfig, description="loss weights")
 
 
 class Config(Section):
@@ -184,6 +182,6 @@ def commented_yaml(section: BaseModel, indent: str = "") -> str:
             lines.append(commented_yaml(value, indent + "  "))
         else:
             plain = str(value) if isinstance(value, Path) else value
-            text = yaml.safe_dump(plain).removesuffix("\n...\n").strip()
+            text = yaml.safe_dump(plain, width=float("inf")).removesuffix("\n...\n").strip()
             lines.append(f"{indent}{name}: {text}")
     return "\n".join(lines)

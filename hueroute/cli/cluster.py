@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from clustering.stage import cluster_run, is_done
 from hueroute.cli.app import Force, command
 from hueroute.progress import console, results
 from hueroute.run import Run
@@ -18,6 +17,8 @@ def cluster_command(
     force: Force = False,
 ) -> None:
     """Embed train_gt and train_input, cluster with UMAP + HDBSCAN, and make the folds."""
+    from clustering.stage import cluster_run, is_done  # torch and numba load only when used
+
     opened = Run.open(run)
     if is_done(opened) and not force:
         console.print(f"cluster: done already in {run} (--force to redo)")
