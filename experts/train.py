@@ -1,0 +1,170 @@
+"""Train one expert on one fold in the run folder: resumable, skipped when done, scored."""
+
+import json
+import logging
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from experts.data import GLOBAL, PairDataModule, PairDataset, expert_names, expert_split
+from experts.module import Restorer, to_uint8
+from experts.networks import build_network
+from hueroute.errors import InputError
+from hueroute.files import atomic_path, write_bytes_atomic, write_text_atomic
+from hueroute.images import png_bytes
+from hueroute.run import Run
+from hueroute.score import score_image
+
+
+def fold_dir(run: Run, expert: str, fold: int) -> Path:
+    return run.root / "experts" / expert / f"fold{fold}"
+
+
+def read_run_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """clusters.csv or folds.csv of a run, with a clear error when the stage has not run."""
+    if not path.is_file():
+        raise InputError(path, "does not exist: run `hueroute cluster` first")
+    table = pd.read_csv(path, dtype={"id": str})
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {', '.join(missing)}")
+    return table
+
+
+def run_experts(run: Run) -> list[str]:
+    return expert_names(read_run_table(run.clusters_csv, ("id", "cluster")))
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's banners and tips out of the output; its progress bar stays."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+
+
+def train_expert(run: Run, expert: str, fold: int, force: bool = False) -> dict | None:
+    """Train `expert` on `fold`; None when it is done already (and not `force`)."""
+    folder = fold_dir(run, expert, fold)
+    if (folder / "metrics.json").exists() and not force:
+        return None
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    config, settings = run.config, run.config.train
+    clusters = read_run_table(run.clusters_csv, ("id", "cluster"))
+    folds = read_run_table(run.folds_csv, ("id", "fold"))
+    if expert not in expert_names(clusters):
+        raise InputError(expert, f"is not an expert of this run: {expert_names(clusters)}")
+    if not 0 <= fold < config.folds.n_folds:
+        raise InputError(f"fold {fold}", f"the run has folds 0..{config.folds.n_folds - 1}")
+    train_ids, val_ids = expert_split(clusters, folds, expert, fold)
+    network = build_network(settings.network, settings.encoder, settings.encoder_weights)
+    if expert != GLOBAL:
+        start = fold_dir(run, GLOBAL, fold) / "model.pt"
+        if not start.exists():
+            raise InputError(
+                start, f"missing: {expert} fine-tunes the global expert of fold {fold}"
+            )
+        network.load_state_dict(load_weights(start))
+    quiet_lightning()
+    L.seed_everything(config.seed + fold, verbose=False)
+    data = PairDataModule(
+        run.train_table(),
+        run.root / "cache",
+        train_ids,
+        val_ids,
+        settings.image_size,
+        settings.batch_size,
+        settings.num_workers,
+        settings.fresh_fraction,
+    )
+    module = Restorer(network, settings)
+    gpu = torch.cuda.is_available()
+    if gpu:
+        module = module.to(memory_format=torch.channels_last)
+    best = ModelCheckpoint(
+        dirpath=folder, filename="best", monitor="val_score", mode="max", save_last=True
+    )
+    trainer = L.Trainer(
+        max_epochs=settings.epochs,
+        max_steps=settings.max_steps or -1,
+        callbacks=[
+            best,
+            EarlyStopping(monitor="val_score", mode="max", patience=settings.patience),
+            RichProgressBar(),
+        ],
+        logger=CSVLogger(folder, name="", version="log"),
+        precision="16-mixed" if gpu else "32-true",
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        enable_model_summary=False,
+        default_root_dir=folder,
+    )
+    last = folder / "last.ckpt"
+    started = time.perf_counter()
+    trainer.fit(module, data, ckpt_path=last if last.exists() else None)
+    state = load_weights(Path(best.best_model_path))["state_dict"]
+    weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+    with atomic_path(folder / "model.pt") as target:
+        torch.save(weights, target)
+    network.load_state_dict(weights)
+    oof = out_of_fold(network, data, val_ids, folder / "oof")
+    metrics = {
+        "expert": expert,
+        "fold": fold,
+        "train_images": len(train_ids),
+        "val_images": len(val_ids),
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+        "seconds": round(time.perf_counter() - started, 1),
+        **{k: round(float(oof[k].mean()), 5) for k in ("score", "ssim", "masked_ssim", "hist")},
+    }
+    write_text_atomic(folder / "oof.csv", oof.to_csv(index=False))
+    write_text_atomic(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_manifest(run)
+    return metrics
+
+
+@torch.inference_mode()
+def out_of_fold(
+    network: torch.nn.Module, data: PairDataModule, ids: list[str], out: Path
+) -> pd.DataFrame:
+    """Predict and score the fold's held-out images; the PNGs go to `out`."""
+    network.eval()
+    dataset = PairDataset(data.store, data.store.index(ids), train=False, fresh=0.0)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=data.batch_size)
+    rows = []
+    names = iter(ids)
+    for batch in loader:
+        preds = to_uint8(network(batch["gray"], batch["mask"]))
+        truths = to_uint8(batch["rgb"])
+        for pred, truth, mask in zip(
+            preds, truths, batch["mask"][:, 0].bool().numpy(), strict=True
+        ):
+            name = next(names)
+            write_bytes_atomic(out / f"{name}.png", png_bytes(pred))
+            rows.append({"id": name, **score_image(truth, pred, mask).as_dict()})
+    return pd.DataFrame(rows)
+
+
+def write_manifest(run: Run) -> dict:
+    """experts/manifest.json: every finished expert and fold with its scores, from disk."""
+    manifest: dict[str, dict[str, dict]] = {}
+    for path in sorted((run.root / "experts").glob("*/fold*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        entry = {k: metrics[k] for k in ("score", "ssim", "masked_ssim", "hist", "val_images")}
+        entry["model"] = str(path.parent.relative_to(run.root) / "model.pt")
+        manifest.setdefault(metrics["expert"], {})[str(metrics["fold"])] = entry
+    write_text_atomic(run.root / "experts" / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return manifest
