@@ -56,6 +56,7 @@ def collate(
 @dataclass
 class EmbedResult:
     vectors: np.ndarray  # (N, D), L2-normalised, one row per path
+    digests: list[str]  # sha256 of each file
     embedded: int  # distinct new images the model ran on
     cached: int  # files whose content the cache already held
 
@@ -80,7 +81,7 @@ def embed_files(
         run_embedder(
             todo, embedder, cache, batch_size, num_workers, pick_device(device), description
         )
-    return EmbedResult(cache.get(digests), embedded=len(todo), cached=cached)
+    return EmbedResult(cache.get(digests), digests, embedded=len(todo), cached=cached)
 
 
 @torch.inference_mode()

@@ -78,7 +78,13 @@ def cluster_run(run: Run) -> pd.DataFrame:
             "[yellow]warning:[/] every image is noise: one global group is used, "
             "so only the global expert will be trained"
         )
-    folds = stratified_folds(labels, n_folds, config.seed)
+    originals = np.array(embedded["train_gt"].digests)  # copies of a photo share one fold
+    if len(set(originals)) < n_folds:
+        raise InputError(
+            config.data / "train.csv",
+            f"has {len(set(originals))} distinct originals; {n_folds} folds need {n_folds}",
+        )
+    folds = stratified_folds(labels, n_folds, config.seed, groups=originals)
 
     clusters = pd.DataFrame(
         {"id": table["id"], "cluster": labels, "probability": clusterer.probabilities_.round(4)}

@@ -8,13 +8,19 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from hueroute.config import LossConfig
 
 HUE_BINS = 180  # OpenCV's 8-bit hue: 180 bins over [0, 180)
+LOSS_BANDWIDTH = 2.0  # bins: the loss's histogram is smoothed for useful gradients
+LOSS_GRAY_CHROMA = 0.05  # chroma over which a pixel counts fully in its hue's bins
 
 
-def hexcone_hue(rgb: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) -> (N, H, W) hue in OpenCV's 8-bit units, [0, 180)."""
+def hexcone_hue(rgb: torch.Tensor, min_spread: float) -> torch.Tensor:
+    """(N, 3, H, W) -> (N, H, W) hue in OpenCV's 8-bit units, [0, 180).
+
+    The max - min spread it divides by is held at `min_spread` or more, which bounds the
+    gradient of nearly gray pixels.
+    """
     red, green, blue = rgb[:, 0], rgb[:, 1], rgb[:, 2]
     top, bottom = rgb.amax(1), rgb.amin(1)
-    spread = (top - bottom).clamp(min=1e-6)
+    spread = (top - bottom).clamp(min=min_spread)
     hue = torch.where(
         top == red,
         60 * (green - blue) / spread,
@@ -31,12 +37,13 @@ def hue_histogram(
     """(N, 3, H, W) in [0, 1] -> (N, HUE_BINS) soft hue histograms, L2-normalised.
 
     Hue is OpenCV's (the hexcone, in 180 steps). Each pixel is spread over the nearby bins by
-    a Gaussian of `bandwidth` bins on the hue circle; pixels with less chroma than one 8-bit
-    step count in bin 0, where OpenCV puts gray pixels.
+    a Gaussian of `bandwidth` bins on the hue circle. A pixel counts in its hue's bins in
+    proportion to its chroma up to `gray_chroma`, and in bin 0 (where OpenCV puts gray
+    pixels) for the rest. The defaults match OpenCV on 8-bit images; a wider bandwidth and
+    ramp give a loss smoother gradients.
     """
-    position = hexcone_hue(rgb)
-    chroma = rgb.amax(1) - rgb.amin(1)
-    coloured = torch.sigmoid((chroma - gray_chroma / 2) / (gray_chroma / 8))
+    position = hexcone_hue(rgb, min_spread=gray_chroma)
+    coloured = ((rgb.amax(1) - rgb.amin(1)) / gray_chroma).clamp(max=1)
     centres = torch.arange(HUE_BINS, device=rgb.device, dtype=rgb.dtype)
     distance = position.flatten(1)[..., None] - centres  # (N, P, bins)
     distance = torch.remainder(distance + HUE_BINS / 2, HUE_BINS) - HUE_BINS / 2
@@ -48,8 +55,9 @@ def hue_histogram(
 
 
 def hue_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """1 - the correlation of the hue histograms, as the score's C compares them."""
-    a, b = hue_histogram(pred), hue_histogram(target)
+    """1 - the correlation of smoothed hue histograms, as the score's C compares them."""
+    a = hue_histogram(pred, bandwidth=LOSS_BANDWIDTH, gray_chroma=LOSS_GRAY_CHROMA)
+    b = hue_histogram(target, bandwidth=LOSS_BANDWIDTH, gray_chroma=LOSS_GRAY_CHROMA)
     a = a - a.mean(1, keepdim=True)
     b = b - b.mean(1, keepdim=True)
     correlation = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + 1e-8)

@@ -59,8 +59,6 @@ def train_expert(run: Run, expert: str, fold: int, force: bool = False) -> dict 
     folder = fold_dir(run, expert, fold)
     if (folder / "metrics.json").exists() and not force:
         return None
-    if force and folder.exists():
-        shutil.rmtree(folder)
     config, settings = run.config, run.config.train
     clusters = read_run_table(run.clusters_csv, ("id", "cluster"))
     folds = read_run_table(run.folds_csv, ("id", "fold"))
@@ -69,16 +67,16 @@ def train_expert(run: Run, expert: str, fold: int, force: bool = False) -> dict 
     if not 0 <= fold < config.folds.n_folds:
         raise InputError(f"fold {fold}", f"the run has folds 0..{config.folds.n_folds - 1}")
     train_ids, val_ids = expert_split(clusters, folds, expert, fold)
-    network = build_network(settings.network, settings.encoder, settings.encoder_weights)
-    if expert != GLOBAL:
-        start = fold_dir(run, GLOBAL, fold) / "model.pt"
-        if not start.exists():
-            raise InputError(
-                start, f"missing: {expert} fine-tunes the global expert of fold {fold}"
-            )
-        network.load_state_dict(load_weights(start))
+    start = fold_dir(run, GLOBAL, fold) / "model.pt"
+    if expert != GLOBAL and not start.exists():
+        raise InputError(start, f"missing: {expert} fine-tunes the global expert of fold {fold}")
+    if force and folder.exists():
+        shutil.rmtree(folder)
     quiet_lightning()
     L.seed_everything(config.seed + fold, verbose=False)
+    network = build_network(settings.network, settings.encoder, settings.encoder_weights)
+    if expert != GLOBAL:
+        network.load_state_dict(load_weights(start))
     data = PairDataModule(
         run.train_table(),
         run.root / "cache",
@@ -104,7 +102,7 @@ def train_expert(run: Run, expert: str, fold: int, force: bool = False) -> dict 
             EarlyStopping(monitor="val_score", mode="max", patience=settings.patience),
             RichProgressBar(),
         ],
-        logger=CSVLogger(folder, name="", version="log"),
+        logger=CSVLogger(folder, name="log"),  # a resumed run logs to a new version_N
         precision="16-mixed" if gpu else "32-true",
         num_sanity_val_steps=0,
         log_every_n_steps=1,
