@@ -30,6 +30,8 @@ def stratified_folds(
     with warnings.catch_warnings():
         # a stratum smaller than n_folds (noise, for one) simply misses some folds
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
+        for fold, (_, held_out) in enumerate(
+            splitter.split(np.zeros(len(labels)), labels, groups if grouped else None)
+        ):
             folds[held_out] = fold
     return folds
