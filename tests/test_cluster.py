@@ -2,7 +2,6 @@
 `hueroute cluster` end to end on a dataset made from the bundled sample photos."""
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -16,17 +15,15 @@ from click.testing import Result
 from PIL import Image
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
-from typer.testing import CliRunner
 
 from clustering.clusterer import NOISE, EmbeddingClusterer
 from clustering.folds import stratified_folds
-from hueroute.cli import app
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
+from tests.cli_helpers import OLD_NS, age, invoke, mtimes, succeed
 from tests.test_bad_input import assert_clear_error
 
 DIM = 32
-OLD_NS = 1_000_000_000 * 10**9  # 2001-09-09: any rewrite after it shows in the mtime
 SMOKE_FOLDS = 2  # folds.n_folds of the smoke preset
 UMAP_AXES = 5  # cluster.n_components of the smoke preset
 OUTPUTS = ("clusters.csv", "folds.csv", "umap.png", "cluster.json")
@@ -59,28 +56,6 @@ def assert_even_spread(labels: np.ndarray, folds: np.ndarray, n_folds: int) -> N
     for label in np.unique(labels):
         per_fold = np.bincount(folds[labels == label], minlength=n_folds)
         assert per_fold.max() - per_fold.min() <= 1, (label, per_fold)
-
-
-def invoke(*args: str | Path) -> Result:
-    """Run the CLI on a wide console, so no message is wrapped."""
-    return CliRunner(env={"COLUMNS": "200"}).invoke(app, [str(arg) for arg in args])
-
-
-def succeed(*args: str | Path) -> Result:
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def mtimes(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
-
-
-def age(root: Path) -> None:
-    """Set the mtime of every file under `root` far into the past."""
-    for path in root.rglob("*"):
-        if path.is_file():
-            os.utime(path, ns=(OLD_NS, OLD_NS))
 
 
 def edit_config(run: Path, section: str, key: str, value: object) -> None:

@@ -2,7 +2,6 @@
 train` end to end on a clustered smoke run made from the bundled sample photos."""
 
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ import yaml
 from click.testing import Result
 from lightning.pytorch.callbacks import RichProgressBar
 from PIL import Image
-from typer.testing import CliRunner
 
 import experts.store
 import experts.train
@@ -28,16 +26,15 @@ from experts.module import Restorer, to_uint8
 from experts.networks import build_network
 from experts.store import PairStore, open_store
 from experts.train import train_expert
-from hueroute.cli import app
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.run import NOISE, Run
+from tests.cli_helpers import OLD_NS, age, invoke, mtimes, succeed
 from tests.test_bad_input import assert_clear_error
 
 SIZE = 64  # train.image_size of the smoke preset, and the dataset's own size
 SMOKE_FOLDS = 2  # folds.n_folds of the smoke preset
-OLD_NS = 1_000_000_000 * 10**9  # 2001-09-09: any rewrite after it shows in the mtime
 FOLD_FILES = (
     "best.ckpt",
     "last.ckpt",
@@ -49,28 +46,6 @@ FOLD_FILES = (
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def invoke(*args: str | Path) -> Result:
-    """Run the CLI on a wide console, so no message is wrapped."""
-    return CliRunner(env={"COLUMNS": "200"}).invoke(app, [str(arg) for arg in args])
-
-
-def succeed(*args: str | Path) -> Result:
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def mtimes(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
-
-
-def age(root: Path) -> None:
-    """Set the mtime of every file under `root` far into the past."""
-    for path in root.rglob("*"):
-        if path.is_file():
-            os.utime(path, ns=(OLD_NS, OLD_NS))
 
 
 def copy_run(source: Path, tmp_path: Path, with_experts: bool) -> Path:
