@@ -1,6 +1,6 @@
 """Progress bars and console output shared by every stage."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import TypeVar
 
 from rich.console import Console
@@ -28,5 +28,12 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
+    # advanced from this thread: rich's own track() updates from a second thread, which can
+    # deadlock against stop() when the loop ends early
     with Progress(*columns, console=console, transient=False) as progress:
-        yield from progress.track(items, total=total, description=description)
+        if total is None and isinstance(items, Sized):
+            total = len(items)
+        task = progress.add_task(description, total=total)
+        for item in items:
+            yield item
+            progress.advance(task)
