@@ -17,8 +17,8 @@ from experts.data import GLOBAL, PairDataModule, PairDataset, expert_names, expe
 from experts.module import Restorer, to_uint8
 from experts.networks import build_network
 from hueroute.errors import InputError
-from hueroute.files import atomic_path, write_bytes_atomic, write_text_atomic
-from hueroute.images import png_bytes
+from hueroute.files import atomic_path, write_text_atomic
+from hueroute.images import write_png
 from hueroute.run import Run
 from hueroute.score import score_image
 
@@ -151,7 +151,7 @@ def out_of_fold(
             preds, truths, batch["mask"][:, 0].bool().numpy(), strict=True
         ):
             name = next(names)
-            write_bytes_atomic(out / f"{name}.png", png_bytes(pred))
+            write_png(out / f"{name}.png", pred)
             rows.append({"id": name, **score_image(truth, pred, mask).as_dict()})
     return pd.DataFrame(rows)
 
