@@ -102,42 +102,57 @@ def data_rate(data: Path, size: int, work: Path) -> None:
 def step_rate(name: str, source: str, size: int, data: Path, work: Path, steps: int) -> None:
     """Runs in its own process, so peak memory is this network's alone."""
     network, encoder, weights = NETWORKS[name]
-    model = build_network(network, encoder, weights)
-    loss = RestorationLoss(LossConfig())
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = build_network(network, encoder, weights).to(device)
+    loss = RestorationLoss(LossConfig()).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     stream = batches(source, data, size, 8, work)
     timings = []
     for _ in range(steps + 1):
         start = time.perf_counter()
-        batch = next(stream)
-        total, _ = loss(model(batch["gray"], batch["mask"]), batch["rgb"])
+        batch = {k: v.to(device) for k, v in next(stream).items()}
+        with torch.autocast(device, enabled=device == "cuda"):
+            pred = model(batch["gray"], batch["mask"])
+        total, _ = loss(pred.float(), batch["rgb"])
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
         timings.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     rate = 8 / np.mean(timings[1:])
-    print(json.dumps({"network": name, "source": source, "size": size, "rate": rate, "peak": peak}))
+    memory = "GPU" if device == "cuda" else "resident"
+    print(
+        json.dumps(
+            {"network": name, "source": source, "rate": rate, "peak": peak, "memory": memory}
+        )
+    )
 
 
 def throughput(data256: Path, data512: Path, work: Path) -> None:
     for size, data in ((256, data256), (512, data512)):
         for name in NETWORKS:
             for source in ("store", "plain"):
-                steps = 3 if size == 512 else 5
+                steps = 30 if torch.cuda.is_available() else 3 if size == 512 else 5
                 command = [sys.executable, __file__, "--step-rate", name, source, str(size),
                            str(data), str(work), str(steps)]  # fmt: skip
                 done = subprocess.run(command, capture_output=True, text=True, check=True)
                 result = json.loads(done.stdout.strip().splitlines()[-1])
                 print(
                     f"throughput: {name} at {size} px, batches from {source}: "
-                    f"{result['rate']:.2f} images/s, peak {result['peak']:.0f} MiB"
+                    f"{result['rate']:.2f} images/s, "
+                    f"peak {result['memory']} memory {result['peak']:.0f} MiB"
                 )
 
 
 def trained_run(data: Path, work: Path, preset: str, steps: int, overrides: dict) -> dict:
     run = work / f"run-{preset}-{steps}"
-    hueroute = [str(Path(sys.executable).parent / "hueroute")]
+    hueroute = [sys.executable, "-m", "hueroute"]
     if not (run / "config.yaml").exists():
         subprocess.run([*hueroute, "init", run, "--data", data, "--preset", preset], check=True)
         config = yaml.safe_load((run / "config.yaml").read_text())

@@ -16,10 +16,15 @@ from hueroute.run import NOISE
 GLOBAL = "global"
 
 
+def expert_of(cluster: int) -> str:
+    """The expert of a cluster label: its own, or the global expert for noise."""
+    return GLOBAL if cluster == NOISE else f"cluster{cluster}"
+
+
 def expert_names(clusters: pd.DataFrame) -> list[str]:
     """`global`, then one expert per cluster found (noise has none)."""
     found = sorted(int(c) for c in clusters["cluster"].unique() if c != NOISE)
-    return [GLOBAL, *(f"cluster{c}" for c in found)]
+    return [GLOBAL, *(expert_of(c) for c in found)]
 
 
 def expert_split(

@@ -59,7 +59,10 @@ class Restorer(L.LightningModule):
             return {"optimizer": optimizer}
         if settings.scheduler == "plateau":
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="max", factor=0.5, patience=max(1, settings.patience // 2)
+                optimizer,
+                mode="max",
+                factor=settings.plateau_factor,
+                patience=settings.plateau_patience,
             )
             return {
                 "optimizer": optimizer,
@@ -67,10 +70,16 @@ class Restorer(L.LightningModule):
             }
         steps = int(self.trainer.estimated_stepping_batches)
         if settings.scheduler == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=max(steps, 1), eta_min=settings.lr * settings.cosine_min_ratio
+            )
         else:
             scheduler = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=settings.lr, total_steps=max(steps, 8), pct_start=0.25
+                optimizer,
+                max_lr=settings.lr,
+                total_steps=max(steps, 8),
+                pct_start=settings.onecycle_pct_start,
+                div_factor=settings.onecycle_div_factor,
             )
         return {
             "optimizer": optimizer,

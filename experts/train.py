@@ -5,17 +5,23 @@ import logging
 import shutil
 import time
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from pydantic import ValidationError
+from torch import nn
 
 from experts.data import GLOBAL, PairDataModule, PairDataset, expert_names, expert_split
 from experts.module import Restorer, to_uint8
 from experts.networks import build_network
+from hueroute.config import TrainConfig, describe_error
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
 from hueroute.images import write_png
@@ -52,31 +58,70 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+    # mixed precision skips the steps whose gradients overflow, the schedule steps anyway
+    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
 
 
-def train_expert(run: Run, expert: str, fold: int, force: bool = False) -> dict | None:
-    """Train `expert` on `fold`; None when it is done already (and not `force`)."""
-    folder = fold_dir(run, expert, fold)
-    if (folder / "metrics.json").exists() and not force:
-        return None
-    config, settings = run.config, run.config.train
+def tuned_settings(run: Run, expert: str) -> tuple[TrainConfig, dict[str, Any], Path | None]:
+    """`expert`'s settings: config.yaml with the best settings of its study laid over, or of
+    the global expert's when it has none (and search.use_best_params); and what they gave."""
+    settings = run.config.train
+    found = [p for p in (run.best_params_json(expert), run.best_params_json(GLOBAL)) if p.is_file()]
+    if not run.config.search.use_best_params or not found:
+        return settings, {}, None
+    path = found[0]
+    try:
+        params = json.loads(path.read_text())["params"]
+        return TrainConfig.model_validate({**settings.model_dump(), **params}), params, path
+    except ValidationError as error:
+        problems = "; ".join(describe_error(e, TrainConfig) for e in error.errors())
+        raise InputError(path, problems) from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(path, f"is not a usable best_params.json ({error!r})") from error
+
+
+@dataclass
+class Fitted:
+    """What one training of an expert on a fold leaves: the network and where it is kept."""
+
+    network: nn.Module
+    data: PairDataModule
+    val_ids: list[str]
+    trainer: L.Trainer
+    best: ModelCheckpoint
+    seconds: float
+
+
+def checked_split(run: Run, expert: str, fold: int) -> tuple[list[str], list[str]]:
+    """`expert`'s training and held-out ids on `fold`, once the run can train it."""
+    config = run.config
     clusters = read_run_table(run.clusters_csv, ("id", "cluster"))
     folds = read_run_table(run.folds_csv, ("id", "fold"))
     if expert not in expert_names(clusters):
         raise InputError(expert, f"is not an expert of this run: {expert_names(clusters)}")
     if not 0 <= fold < config.folds.n_folds:
         raise InputError(f"fold {fold}", f"the run has folds 0..{config.folds.n_folds - 1}")
-    train_ids, val_ids = expert_split(clusters, folds, expert, fold)
     start = fold_dir(run, GLOBAL, fold) / "model.pt"
     if expert != GLOBAL and not start.exists():
         raise InputError(start, f"missing: {expert} fine-tunes the global expert of fold {fold}")
-    if force and folder.exists():
-        shutil.rmtree(folder)
+    return expert_split(clusters, folds, expert, fold)
+
+
+def fit_expert(
+    run: Run,
+    expert: str,
+    fold: int,
+    settings: TrainConfig,
+    folder: Path,
+    callbacks: Sequence[Callback] = (),
+) -> Fitted:
+    """Train `expert` on `fold` with checkpoints in `folder`, resuming from its last.ckpt."""
+    train_ids, val_ids = checked_split(run, expert, fold)
     quiet_lightning()
-    L.seed_everything(config.seed + fold, verbose=False)
+    L.seed_everything(run.config.seed + fold, verbose=False)
     network = build_network(settings.network, settings.encoder, settings.encoder_weights)
     if expert != GLOBAL:
-        network.load_state_dict(load_weights(start))
+        network.load_state_dict(load_weights(fold_dir(run, GLOBAL, fold) / "model.pt"))
     data = PairDataModule(
         run.train_table(),
         run.root / "cache",
@@ -101,6 +146,7 @@ def train_expert(run: Run, expert: str, fold: int, force: bool = False) -> dict 
             best,
             EarlyStopping(monitor="val_score", mode="max", patience=settings.patience),
             RichProgressBar(),
+            *callbacks,
         ],
         logger=CSVLogger(folder, name="log"),  # a resumed run logs to a new version_N
         precision="16-mixed" if gpu else "32-true",
@@ -112,20 +158,35 @@ def train_expert(run: Run, expert: str, fold: int, force: bool = False) -> dict 
     last = folder / "last.ckpt"
     started = time.perf_counter()
     trainer.fit(module, data, ckpt_path=last if last.exists() else None)
-    state = load_weights(Path(best.best_model_path))["state_dict"]
+    return Fitted(network, data, val_ids, trainer, best, time.perf_counter() - started)
+
+
+def train_expert(
+    run: Run, expert: str, fold: int, settings: TrainConfig | None = None, force: bool = False
+) -> dict | None:
+    """Train `expert` on `fold` (by default with its tuned settings); None when done already."""
+    folder = fold_dir(run, expert, fold)
+    if (folder / "metrics.json").exists() and not force:
+        return None
+    checked_split(run, expert, fold)  # bad input fails before a finished fold is discarded
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    settings = settings or tuned_settings(run, expert)[0]
+    fitted = fit_expert(run, expert, fold, settings, folder)
+    state = load_weights(Path(fitted.best.best_model_path))["state_dict"]
     weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
     with atomic_path(folder / "model.pt") as target:
         torch.save(weights, target)
-    network.load_state_dict(weights)
-    oof = out_of_fold(network, data, val_ids, folder / "oof")
+    fitted.network.load_state_dict(weights)
+    oof = out_of_fold(fitted.network, fitted.data, fitted.val_ids, folder / "oof")
     metrics = {
         "expert": expert,
         "fold": fold,
-        "train_images": len(train_ids),
-        "val_images": len(val_ids),
-        "epochs": trainer.current_epoch,
-        "steps": trainer.global_step,
-        "seconds": round(time.perf_counter() - started, 1),
+        "train_images": len(fitted.data.train_ids),
+        "val_images": len(fitted.val_ids),
+        "epochs": fitted.trainer.current_epoch,
+        "steps": fitted.trainer.global_step,
+        "seconds": round(fitted.seconds, 1),
         **{k: round(float(oof[k].mean()), 5) for k in ("score", "ssim", "masked_ssim", "hist")},
     }
     write_text_atomic(folder / "oof.csv", oof.to_csv(index=False))

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hueroute.errors import InputError
 
@@ -75,12 +75,81 @@ class TrainConfig(Section):
     scheduler: Literal["plateau", "cosine", "onecycle", "constant"] = Field(
         "onecycle", description="learning-rate schedule"
     )
+    plateau_factor: float = Field(
+        0.5, gt=0.0, lt=1.0, description="plateau: factor the rate is cut by when stuck"
+    )
+    plateau_patience: int = Field(
+        2, ge=0, description="plateau: epochs without progress before the rate is cut"
+    )
+    cosine_min_ratio: float = Field(
+        0.0, ge=0.0, le=1.0, description="cosine: final rate as a share of lr"
+    )
+    onecycle_pct_start: float = Field(
+        0.25, gt=0.0, lt=1.0, description="onecycle: share of the steps spent warming up"
+    )
+    onecycle_div_factor: float = Field(
+        25.0, ge=1.0, description="onecycle: lr divided by this is the starting rate"
+    )
     loss: LossConfig = Field(default_factory=LossConfig, description="loss weights")
     fresh_fraction: float = Field(
         0.5, ge=0.0, le=1.0, description="share of training items degraded afresh each epoch"
     )
     patience: int = Field(5, ge=1, description="epochs without a better validation score")
     num_workers: int = Field(2, ge=0, description="processes preparing training batches")
+
+
+class SearchConfig(Section):
+    trials: int = Field(20, ge=1, description="trials each expert's study runs to")
+    timeout: float | None = Field(
+        None, gt=0.0, description="seconds a search worker runs before it stops; null = no limit"
+    )
+    epochs: int = Field(3, ge=1, description="training epochs of one trial (validated each epoch)")
+    max_steps: int | None = Field(
+        None, ge=1, description="stop a trial after this many optimizer steps; null = epochs"
+    )
+    lr_min: float = Field(1e-5, gt=0.0, description="smallest learning rate tried")
+    lr_max: float = Field(1e-2, gt=0.0, description="largest learning rate tried")
+    pruner: Literal["median", "hyperband", "none"] = Field(
+        "median", description="how trials that fall behind are stopped early"
+    )
+    storage: str | None = Field(
+        None,
+        description="Optuna storage: an RDB URL (sqlite:///..., postgresql://...) or a journal "
+        "file path; null = search/studies.db in the run folder",
+    )
+    cluster_studies: bool = Field(
+        True, description="a study for each cluster expert too; false = only the global expert"
+    )
+    use_best_params: bool = Field(
+        True,
+        description="train with each expert's best_params.json, or the global expert's when "
+        "it has none",
+    )
+
+    @model_validator(mode="after")
+    def lr_range_not_empty(self) -> "SearchConfig":
+        if self.lr_min >= self.lr_max:
+            raise ValueError(f"lr_min ({self.lr_min}) must be below lr_max ({self.lr_max})")
+        return self
+
+
+class RouteConfig(Section):
+    n_estimators: int = Field(200, ge=1, description="LightGBM boosting rounds")
+    learning_rate: float = Field(0.05, gt=0.0, description="LightGBM learning rate")
+    num_leaves: int = Field(15, ge=2, description="LightGBM leaves per tree")
+    min_child_samples: int = Field(5, ge=1, description="LightGBM smallest leaf, in images")
+    top_k: int = Field(2, ge=1, description="experts blended for one image, most probable first")
+    min_probability: float = Field(
+        0.5, ge=0.0, le=1.0, description="below this top probability an image goes to global"
+    )
+
+
+class PredictConfig(Section):
+    batch_size: int = Field(16, ge=1, description="images per prediction batch")
+    tta: bool = Field(False, description="also predict the mirrored image and average")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto = cuda when there is a GPU"
+    )
 
 
 class Config(Section):
@@ -94,7 +163,16 @@ class Config(Section):
         default_factory=ClusterConfig, description="UMAP + HDBSCAN clusters of train_gt"
     )
     folds: FoldsConfig = Field(default_factory=FoldsConfig, description="cross-validation")
+    search: SearchConfig = Field(
+        default_factory=SearchConfig, description="Optuna studies of each expert's training"
+    )
     train: TrainConfig = Field(default_factory=TrainConfig, description="each expert's training")
+    route: RouteConfig = Field(
+        default_factory=RouteConfig, description="the router from gray inputs to clusters"
+    )
+    predict: PredictConfig = Field(
+        default_factory=PredictConfig, description="routed ensemble predictions"
+    )
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -116,12 +194,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "embed": {"batch_size": 16},
         "cluster": {"n_neighbors": 8, "min_cluster_size": 4},
         "folds": {"n_folds": 2},
+        "search": {"trials": 2, "epochs": 2, "cluster_studies": False},
         "train": {"image_size": 128, "batch_size": 8, "epochs": 3},
     },
     "smoke": {
         "embed": {"model": "efficientnet-lite", "batch_size": 8, "num_workers": 0},
         "cluster": {"n_neighbors": 5, "min_cluster_size": 3},
         "folds": {"n_folds": 2},
+        "search": {"trials": 2, "epochs": 2, "cluster_studies": False},
         "train": {"image_size": 64, "batch_size": 4, "epochs": 1, "num_workers": 0},
     },
 }
@@ -196,3 +276,10 @@ def commented_yaml(section: BaseModel, indent: str = "") -> str:
             text = yaml.safe_dump(plain, width=float("inf")).removesuffix("\n...\n").strip()
             lines.append(f"{indent}{name}: {text}")
     return "\n".join(lines)
+
+
+def settings_text(params: dict[str, Any]) -> str:
+    """`lr=0.00031, scheduler=cosine`: settings as one short line."""
+    return ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )

@@ -61,6 +61,30 @@ class Run:
     def cluster_json(self) -> Path:
         return self.root / "cluster.json"
 
+    @property
+    def search_dir(self) -> Path:
+        return self.root / "search"
+
+    def best_params_json(self, expert: str) -> Path:
+        """Where the search stage leaves `expert`'s best settings, read by training."""
+        return self.search_dir / expert / "best_params.json"
+
+    @property
+    def router_dir(self) -> Path:
+        return self.root / "router"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.root / "predictions"
+
+    @property
+    def submission_zip(self) -> Path:
+        return self.root / "submission.zip"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.root / "report"
+
     def train_table(self) -> pd.DataFrame:
         """train.csv of the run's dataset, paths resolved and checked."""
         return read_table(self.config.data / "train.csv", TRAIN_COLUMNS)

@@ -1,1 +1,1 @@
-"""Optuna studies of each expert's learning rate and scheduler, with pruning and shared storage."""
+"""Optuna studies of each expert's learning rate and schedule."""

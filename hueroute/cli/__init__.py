@@ -1,9 +1,21 @@
 """The `hueroute` command line: every stage's commands on one Typer app."""
 
-from hueroute.cli import cluster, data, run, train
+from hueroute.cli import cluster, data, evaluate, pipeline, route, run, search, submit, train
 from hueroute.cli.app import app
 
-__all__ = ["app", "cluster", "data", "main", "run", "train"]
+__all__ = [
+    "app",
+    "cluster",
+    "data",
+    "evaluate",
+    "main",
+    "pipeline",
+    "route",
+    "run",
+    "search",
+    "submit",
+    "train",
+]
 
 
 def main() -> None:

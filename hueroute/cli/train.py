@@ -1,12 +1,13 @@
 """`hueroute train`: every missing expert on every missing fold."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from hueroute.cli.app import Force, command
+from hueroute.config import settings_text
 from hueroute.progress import console, results
 from hueroute.run import Run
 
@@ -22,14 +23,16 @@ def train_command(
 ) -> None:
     """Train each expert on each fold: resumes a half-trained fold, skips finished ones."""
     from experts.data import GLOBAL
-    from experts.train import run_experts, train_expert, write_manifest
+    from experts.train import run_experts, train_expert, tuned_settings, write_manifest
 
     opened = Run.open(run)
     experts = expert or run_experts(opened)
     folds = fold if fold is not None and len(fold) else range(opened.config.folds.n_folds)
     for name in sorted(experts, key=lambda e: e != GLOBAL):  # clusters fine-tune global
+        settings, params, source = tuned_settings(opened, name)
+        print_sources(opened, name, params, source)
         for k in folds:
-            metrics = train_expert(opened, name, k, force)
+            metrics = train_expert(opened, name, k, settings, force)
             if metrics is None:
                 console.print(f"{name} fold {k}: done already (--force to redo)")
             else:
@@ -46,3 +49,17 @@ def train_command(
             parts = (entry[p] for p in ("ssim", "masked_ssim", "hist", "score"))
             view.add_row(name, k, str(entry["val_images"]), *(f"{v:.4f}" for v in parts))
     results.print(view)
+
+
+def print_sources(run: Run, expert: str, params: dict[str, Any], source: Path | None) -> None:
+    """Say where `expert`'s training settings come from: a study or config.yaml."""
+    if source is None:
+        why = (
+            "search.use_best_params is off"
+            if not run.config.search.use_best_params
+            else "no best_params.json yet"
+        )
+        console.print(f"{expert}: every setting from config.yaml ({why})")
+        return
+    shown = f"{settings_text(params)} from {source.relative_to(run.root)}"
+    console.print(f"{expert}: {shown}; the rest from config.yaml")

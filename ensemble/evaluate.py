@@ -1,0 +1,147 @@
+"""The evaluate stage: global-only, routed and oracle-routed scores, held-out and on test."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.neighbors import KNeighborsClassifier
+
+from ensemble.blend import Weights, blend_weights, oracle_weights
+from ensemble.embeddings import run_embeddings
+from ensemble.predictor import RoutedPredictor
+from ensemble.router import ClusterRouter
+from ensemble.routing import routed_table
+from experts.data import GLOBAL
+from hueroute.detect import detect_lost_region
+from hueroute.errors import InputError
+from hueroute.files import write_text_atomic
+from hueroute.images import luma, read_gray, read_rgb
+from hueroute.layout import TEST_COLUMNS, read_table
+from hueroute.progress import track
+from hueroute.run import NOISE, Run
+from hueroute.score import score_image
+
+STRATEGIES = ("global", "routed", "oracle")
+PARTS = {"S": "ssim", "M": "masked_ssim", "C": "hist", "score": "score"}
+
+
+def strategies(run: Run, probabilities: np.ndarray, classes: np.ndarray, truth: np.ndarray):
+    """Each strategy's expert weights for each image."""
+    settings = run.config.route
+    return {
+        "global": [{GLOBAL: 1.0}] * len(truth),
+        "routed": blend_weights(probabilities, classes, settings.top_k, settings.min_probability),
+        "oracle": oracle_weights(truth),
+    }
+
+
+def score_images(
+    predictor: RoutedPredictor,
+    items: pd.DataFrame,
+    blends: dict[str, list[Weights]],
+    description: str,
+) -> list[dict]:
+    """Per image and strategy: the score of the restoration of `input_path` against `gt_path`
+    (the lost region the predictor sees is detected; the one scored is `mask_path`'s or exact)."""
+    rows = []
+    size = predictor.run.config.predict.batch_size
+    starts = range(0, len(items), size)
+    for start in track(starts, description, total=len(starts)):
+        chunk = items.iloc[start : start + size]
+        grays = [read_gray(p) for p in chunk["input_path"]]
+        truths = [read_rgb(p) for p in chunk["gt_path"]]
+        seen = [detect_lost_region(gray) for gray in grays]
+        picked = {name: weights[start : start + size] for name, weights in blends.items()}
+        restored = predictor.restore(grays, seen, picked)
+        for j, record in enumerate(chunk.itertuples(index=False)):
+            if isinstance(record.mask_path, str):
+                scored = read_gray(record.mask_path) > 0
+            else:
+                scored = grays[j] != luma(truths[j])
+            for name, images in restored.items():
+                part = score_image(truths[j], images[j], scored)
+                rows.append({"id": record.id, "cluster": record.cluster, "strategy": name,
+                             **part.as_dict()})  # fmt: skip
+    return rows
+
+
+def held_out_rows(run: Run) -> list[dict]:
+    """Every train image scored with the fold models that did not see it."""
+    table = routed_table(run)
+    path = run.router_dir / "oof.csv"
+    if not path.is_file():
+        raise InputError(path, "does not exist: run `hueroute route` first")
+    oof = pd.read_csv(path, dtype={"id": str}).set_index("id").loc[table["id"]]
+    columns = [c for c in oof.columns if c.startswith("p_")]
+    classes = np.array([int(c.removeprefix("p_")) for c in columns])
+    truth = table["cluster"].to_numpy()
+    blends = strategies(run, oof[columns].to_numpy(), classes, truth)
+    table["mask_path"] = None
+    rows = []
+    for fold in sorted(table["fold"].unique()):
+        members = np.flatnonzero(table["fold"].to_numpy() == fold)
+        picked = {name: [weights[i] for i in members] for name, weights in blends.items()}
+        rows += score_images(
+            RoutedPredictor(run, folds=[fold]),
+            table.iloc[members],
+            picked,
+            f"held-out fold {fold}",
+        )
+    return [{"split": "held-out", **row} for row in rows]
+
+
+def test_rows(run: Run) -> list[dict]:
+    """The test split scored with every fold model, when the dataset has test_gt/ and
+    test_mask/; its true clusters are those of each original's nearest training originals."""
+    data = run.config.data
+    if not ((data / "test_gt").is_dir() and (data / "test_mask").is_dir()):
+        return []
+    table = read_table(data / "test.csv", TEST_COLUMNS)
+    names = [Path(p).name for p in table["input_path"]]
+    table["gt_path"] = [str(data / "test_gt" / name) for name in names]
+    table["mask_path"] = [str(data / "test_mask" / name) for name in names]
+    for path in (*table["gt_path"], *table["mask_path"]):
+        if not Path(path).is_file():
+            raise InputError(path, "missing: test_gt/ and test_mask/ must cover test.csv")
+    train = routed_table(run)
+    known = run_embeddings(run, [Path(p) for p in train["gt_path"]], "train_gt")
+    originals = run_embeddings(run, [Path(p) for p in table["gt_path"]], "test_gt")
+    neighbours = KNeighborsClassifier(n_neighbors=min(5, len(train)), metric="cosine")
+    table["cluster"] = neighbours.fit(known, train["cluster"]).predict(originals)
+    router = ClusterRouter.load(run.router_dir)
+    inputs = run_embeddings(run, [Path(p) for p in table["input_path"]], "test_input")
+    blends = strategies(
+        run, router.predict_proba(inputs), router.classes_, table["cluster"].to_numpy()
+    )
+    rows = score_images(RoutedPredictor(run), table, blends, "test split")
+    return [{"split": "test", **row} for row in rows]
+
+
+def summarise_scores(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Mean S, M, C and score per split, strategy and cluster, and over all clusters."""
+    frames = []
+    for by_cluster in (False, True):
+        keys = ["split", "strategy", *(["cluster"] if by_cluster else [])]
+        means = per_image.groupby(keys, sort=False)[list(PARTS.values())].mean().reset_index()
+        counts = per_image.groupby(keys, sort=False).size().reset_index(name="images")
+        merged = means.merge(counts, on=keys)
+        if not by_cluster:
+            merged["cluster"] = "all"
+        else:
+            merged["cluster"] = merged["cluster"].map(lambda c: "noise" if c == NOISE else str(c))
+        frames.append(merged)
+    table = pd.concat(frames, ignore_index=True).rename(columns={v: k for k, v in PARTS.items()})
+    return table[["split", "cluster", "strategy", "images", *PARTS]]
+
+
+def evaluate_run(run: Run) -> pd.DataFrame:
+    """report/scores.csv and report/per_image.csv; returns the scores."""
+    per_image = pd.DataFrame(held_out_rows(run) + test_rows(run))
+    scores = summarise_scores(per_image)
+    write_text_atomic(run.report_dir / "per_image.csv", per_image.to_csv(index=False))
+    write_text_atomic(run.report_dir / "scores.csv", scores.round(5).to_csv(index=False))
+    return scores
+
+
+def is_done(run: Run) -> bool:
+    return (run.report_dir / "scores.csv").is_file()

@@ -1,0 +1,119 @@
+"""The submit stage: routed predictions of every test.csv row, zipped flat, then checked."""
+
+import hashlib
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ensemble.blend import blend_weights
+from ensemble.embeddings import run_embeddings
+from ensemble.predictor import RoutedPredictor
+from ensemble.router import ClusterRouter
+from hueroute.detect import detect_lost_region
+from hueroute.errors import InputError
+from hueroute.files import atomic_path, write_text_atomic
+from hueroute.images import read_gray, write_png
+from hueroute.layout import TEST_COLUMNS, read_table
+from hueroute.predictions import prediction_reader
+from hueroute.progress import track
+from hueroute.run import Run
+
+ROUTING_CSV = ".routing.csv"  # each prediction's expert weights, beside the PNGs
+
+
+@dataclass
+class Submission:
+    zip: Path
+    images: int
+    predicted: int  # the rest were finished before and kept
+    seconds: float
+    experts: dict[str, float]  # each expert's share of the total blend weight
+
+
+def output_names(table: pd.DataFrame, csv: Path) -> list[str]:
+    """Each row's file name in the zip: its input's name, which must be a PNG and unique."""
+    names = [Path(path).name for path in table["input_path"]]
+    for row, name in enumerate(names, start=2):
+        if Path(name).suffix.lower() != ".png":
+            raise InputError(csv, f"line {row}: input {name!r} is not a .png; the zip holds PNGs")
+    seen: dict[str, int] = {}
+    for row, name in enumerate(names, start=2):
+        if name in seen:
+            raise InputError(csv, f"lines {seen[name]} and {row} both name {name!r}")
+        seen[name] = row
+    return names
+
+
+def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> dict[str, float]:
+    """Route and restore `table`'s inputs into `out`; returns each expert's blend share."""
+    router = ClusterRouter.load(run.router_dir)
+    inputs = [Path(p) for p in table["input_path"]]
+    embeddings = run_embeddings(run, inputs, "test_input")
+    settings = run.config.route
+    blends = blend_weights(
+        router.predict_proba(embeddings), router.classes_, settings.top_k, settings.min_probability
+    )
+    predictor = RoutedPredictor(run)
+    size = run.config.predict.batch_size
+    starts = range(0, len(inputs), size)
+    for start in track(starts, f"restoring {len(inputs)} images", total=len(starts)):
+        chunk = range(start, min(start + size, len(inputs)))
+        grays = [read_gray(inputs[i]) for i in chunk]
+        masks = [detect_lost_region(gray) for gray in grays]
+        restored = predictor.restore(grays, masks, {"routed": [blends[i] for i in chunk]})
+        for i, image in zip(chunk, restored["routed"], strict=True):
+            write_png(out / names[i], image)
+    routing = pd.DataFrame({"name": names, "weights": [json.dumps(b) for b in blends]})
+    kept = out / ROUTING_CSV  # of earlier, interrupted calls
+    if kept.exists():
+        routing = pd.concat([pd.read_csv(kept), routing]).drop_duplicates("name", keep="last")
+    write_text_atomic(kept, routing.to_csv(index=False))
+    shares: dict[str, float] = {}
+    for blend in blends:
+        for expert, weight in blend.items():
+            shares[expert] = shares.get(expert, 0.0) + weight / len(blends)
+    return shares
+
+
+def write_zip(folder: Path, names: list[str], out: Path) -> None:
+    """The PNGs of `names`, flat, written to a temporary file renamed onto `out`."""
+    with atomic_path(out) as target, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
+        for name in names:
+            archive.write(folder / name, arcname=name)
+
+
+def check_zip(out: Path, names: list[str], inputs: list[Path]) -> None:
+    """Open the zip again: flat, exactly `names`, each image the size of its input."""
+    read = prediction_reader(out, names)
+    with zipfile.ZipFile(out) as archive:
+        if len(archive.namelist()) != len(names):
+            raise InputError(out, f"holds {len(archive.namelist())} entries, {len(names)} expected")
+    for name, source in track(list(zip(names, inputs, strict=True)), "checking the zip"):
+        image, gray = read(name), read_gray(source)
+        if image.shape[:2] != gray.shape or image.shape[2] != 3:
+            raise InputError(f"{out}:{name}", f"is {image.shape}, its input is {gray.shape}")
+
+
+def submit_run(run: Run, test_csv: Path | None, out: Path | None, force: bool) -> Submission:
+    csv = test_csv or run.config.data / "test.csv"
+    out = out or run.submission_zip
+    table = read_table(csv, TEST_COLUMNS)
+    names = output_names(table, csv)
+    where = hashlib.sha256(str(csv.resolve()).encode()).hexdigest()[:8]
+    folder = run.predictions_dir / f"{csv.stem}-{where}"  # one folder per test.csv
+    todo = np.array([force or not (folder / name).exists() for name in names])
+    started = time.perf_counter()
+    shares = (
+        predict_rows(run, table[todo].reset_index(drop=True), list(np.array(names)[todo]), folder)
+        if todo.any()
+        else {}
+    )
+    seconds = time.perf_counter() - started
+    write_zip(folder, names, out)
+    check_zip(out, names, [Path(p) for p in table["input_path"]])
+    return Submission(out, len(names), int(todo.sum()), seconds, shares)

@@ -1,0 +1,43 @@
+"""`hueroute evaluate`: global-only, routed and oracle-routed scores, per cluster."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hueroute.cli.app import Force, command
+from hueroute.progress import console, results
+from hueroute.run import Run
+
+
+@command("evaluate")
+def evaluate_command(
+    run: Annotated[Path, typer.Argument(help="Run folder with trained experts and a router.")],
+    force: Force = False,
+) -> None:
+    """Score held-out folds (and the test split when test_gt/ exists) three ways."""
+    import pandas as pd
+
+    from ensemble.evaluate import STRATEGIES, evaluate_run, is_done
+
+    opened = Run.open(run)
+    path = opened.report_dir / "scores.csv"
+    if is_done(opened) and not force:
+        console.print(f"evaluate: done already in {run} (--force to redo)")
+        scores = pd.read_csv(path, dtype={"cluster": str})
+    else:
+        scores = evaluate_run(opened)
+    view = Table(title=f"score of {run}: each expert choice (S / M / C of the score)")
+    for column in ("split", "cluster", "images", *STRATEGIES):
+        view.add_column(column, justify="right")
+    for (split, cluster), group in scores.groupby(["split", "cluster"], sort=False):
+        by = group.set_index("strategy")
+        cells = [
+            f"{by.loc[s, 'score']:.4f} ({by.loc[s, 'S']:.2f}/{by.loc[s, 'M']:.2f}/"
+            f"{by.loc[s, 'C']:.2f})"
+            for s in STRATEGIES
+        ]
+        view.add_row(split, cluster, str(int(by["images"].iloc[0])), *cells)
+    results.print(view)
+    console.print(f"wrote {path} and {opened.report_dir / 'per_image.csv'}")

@@ -1,0 +1,92 @@
+"""`hueroute search`: an Optuna study per expert of its learning rate and schedule."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hueroute.cli.app import command
+from hueroute.config import settings_text
+from hueroute.errors import InputError
+from hueroute.progress import console, results
+from hueroute.run import Run
+
+
+@command("search")
+def search_command(
+    run: Annotated[Path, typer.Argument(help="Run folder, clustered.")],
+    expert: Annotated[
+        list[str] | None, typer.Option(help="Only these experts (global, cluster0, ...).")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Finished trials each study runs to [search.trials].")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=0, help="Stop this worker after S seconds [search.timeout].")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL or journal file [search.storage, else SQLite]."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete the studies and start afresh.")
+    ] = False,
+) -> None:
+    """Tune each expert with an Optuna study; rerun to resume, or run several workers at once."""
+    from experts.data import GLOBAL
+    from experts.train import fold_dir, run_experts
+    from search.objective import FOLD
+    from search.plots import plot_study
+    from search.storage import shown_url, storage_url
+    from search.study import delete_study, search_expert, write_best_params
+
+    opened = Run.open(run)
+    settings = opened.config.search
+    url = storage_url(opened, storage)
+    known = run_experts(opened)
+    for name in expert or ():
+        if name not in known:
+            raise InputError(name, f"is not an expert of this run: {known}")
+    view = Table(title=f"best trial of each study in {shown_url(url)}")
+    for column in ("expert", "complete", "pruned", "failed", "best score", "trial", "settings"):
+        view.add_column(column, justify="left" if column == "settings" else "right")
+    searched = known if settings.cluster_studies else [GLOBAL]
+    if not expert and len(known) > len(searched):
+        console.print(
+            "cluster experts: no studies of their own (search.cluster_studies is off); "
+            "they train with the global expert's best settings"
+        )
+    for name in expert or searched:
+        if (
+            not expert
+            and name != GLOBAL
+            and not (fold_dir(opened, GLOBAL, FOLD) / "model.pt").exists()
+        ):
+            console.print(
+                f"{name}: not searched yet: its trials fine-tune the global expert of fold {FOLD}, "
+                f"which is not trained (hueroute train {run} --expert {GLOBAL} --fold {FOLD})"
+            )
+            continue
+        if force:
+            delete_study(opened, name, url)
+        study = search_expert(
+            opened,
+            name,
+            url,
+            trials or settings.trials,
+            timeout if timeout is not None else settings.timeout,
+        )
+        best = write_best_params(opened, study)
+        plot_study(study, opened.search_dir / name)
+        counts = {state: 0 for state in ("COMPLETE", "PRUNED", "FAIL")}
+        for trial in study.get_trials(deepcopy=False):
+            counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+        shown = (
+            ("-", "-", "no trial completed")
+            if best is None
+            else (f"{best['value']:.4f}", str(best["trial"]), settings_text(best["params"]))
+        )
+        view.add_row(name, *(str(counts[s]) for s in ("COMPLETE", "PRUNED", "FAIL")), *shown)
+    results.print(view)
+    console.print(f"studies: {shown_url(url)}; best settings and plots under {opened.search_dir}")

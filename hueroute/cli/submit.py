@@ -1,0 +1,37 @@
+"""`hueroute submit`: the routed ensemble's predictions of the test set, zipped and checked."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hueroute.cli.app import command
+from hueroute.progress import console, results
+from hueroute.run import Run
+
+
+@command("submit")
+def submit_command(
+    run: Annotated[Path, typer.Argument(help="Run folder with trained experts and a router.")],
+    test_csv: Annotated[
+        Path | None, typer.Option(help="test.csv to restore [the dataset's test.csv].")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Zip to write [RUN/submission.zip].")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Predict again images predicted before.")
+    ] = False,
+) -> None:
+    """Restore every row of test.csv with the routed ensemble; write the flat zip and check it."""
+    from ensemble.submit import submit_run
+
+    done = submit_run(Run.open(run), test_csv, out, force)
+    if done.predicted:
+        rate = done.predicted / done.seconds
+        shares = ", ".join(f"{e} {s:.0%}" for e, s in sorted(done.experts.items()))
+        console.print(
+            f"restored {done.predicted} images in {done.seconds:.1f} s ({rate:.2f} images/s); "
+            f"blend weight by expert: {shares}"
+        )
+    if done.images > done.predicted:
+        console.print(f"kept {done.images - done.predicted} predictions made before (--force)")
+    results.print(f"{done.zip}: {done.images} PNGs, flat, named and sized as their inputs")

@@ -1,0 +1,184 @@
+"""RUN/report/index.html: the pictures and tables every stage left in a run, on one page."""
+
+import html
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from hueroute.config import settings_text
+from hueroute.files import atomic_path, write_text_atomic
+from hueroute.images import read_gray, read_rgb
+from hueroute.layout import TEST_COLUMNS, read_table
+from hueroute.predictions import prediction_reader
+from hueroute.run import Run
+
+SAMPLES = 8  # test images in the sample grid
+STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:.5em 0}td,th{padding:.2em .6em;text-align:right}
+tr:nth-child(even){background:#f3f3f3}img{max-width:100%}figure{margin:1em 0}
+figcaption{color:#666;font-size:.9em}"""
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
+
+
+def figure_html(run: Run, path: Path, caption: str) -> str:
+    """The picture at `path`, linked from the report folder; nothing when it is missing."""
+    if not path.is_file():
+        return ""
+    source = html.escape(os.path.relpath(path, run.report_dir))
+    return f'<figure><img src="{source}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+
+
+def save_figure(figure: Figure, out: Path) -> None:
+    with atomic_path(out) as target:
+        figure.savefig(target, format="png", dpi=100)
+
+
+def clusters_section(run: Run) -> str:
+    if not run.cluster_json.is_file():
+        return ""
+    summary = json.loads(run.cluster_json.read_text())
+    text = (
+        f"<p>{summary['images']} training originals embedded by {summary['embedder']}: "
+        f"{summary['clusters']} clusters, {summary['noise']} images in noise.</p>"
+    )
+    return text + figure_html(run, run.umap_png, "UMAP of the originals, coloured by cluster")
+
+
+def search_section(run: Run) -> str:
+    parts = []
+    for best in sorted(run.search_dir.glob("*/best_params.json")):
+        found = json.loads(best.read_text())
+        settings = settings_text(found["params"])
+        parts.append(
+            f"<h3>{html.escape(found['expert'])}</h3><p>best of {found['finished_trials']} "
+            f"trials: {found['value']:.4f} (trial {found['trial']}): {html.escape(settings)}</p>"
+        )
+        for name, caption in (("history.png", "score of each trial"),
+                              ("importance.png", "importance of each setting")):  # fmt: skip
+            parts.append(figure_html(run, best.parent / name, caption))
+    return "".join(parts)
+
+
+def experts_section(run: Run) -> str:
+    manifest_path = run.root / "experts" / "manifest.json"
+    if not manifest_path.is_file():
+        return ""
+    rows = [
+        {
+            "expert": expert,
+            "fold": int(fold),
+            "images": entry["val_images"],
+            "S": entry["ssim"],
+            "M": entry["masked_ssim"],
+            "C": entry["hist"],
+            "score": entry["score"],
+        }
+        for expert, folds in json.loads(manifest_path.read_text()).items()
+        for fold, entry in folds.items()
+    ]
+    frame = pd.DataFrame(rows)
+    figure = Figure(figsize=(7, 0.4 * frame["expert"].nunique() + 1.2), layout="constrained")
+    axes = figure.subplots()
+    names = sorted(frame["expert"].unique(), key=lambda e: (e != "global", e))
+    for y, expert in enumerate(names):
+        scores = frame.loc[frame["expert"] == expert, "score"]
+        axes.barh(y, scores.mean(), color="C0", alpha=0.5)
+        axes.plot(scores, [y] * len(scores), "o", color="C0", ms=4)
+    axes.set(yticks=range(len(names)), yticklabels=names, xlabel="held-out score (dots: folds)")
+    axes.invert_yaxis()
+    out = run.report_dir / "experts.png"
+    save_figure(figure, out)
+    return figure_html(run, out, "validation score of each expert") + table_html(frame)
+
+
+def router_section(run: Run) -> str:
+    path = run.router_dir / "metrics.json"
+    if not path.is_file():
+        return ""
+    metrics = json.loads(path.read_text())
+    text = (
+        f"<p>held-out routing: top-1 {metrics['top1']:.3f}, top-2 {metrics['top2']:.3f}, "
+        f"calibration error {metrics['ece']:.3f}; {metrics['to_global_only']:.0%} of the "
+        f"images go to the global expert alone.</p>"
+    )
+    return text + figure_html(run, run.router_dir / "calibration.png", "reliability diagram")
+
+
+def scores_section(run: Run) -> str:
+    path = run.report_dir / "scores.csv"
+    if not path.is_file():
+        return ""
+    scores = pd.read_csv(path, dtype={"cluster": str})
+    wide = scores.pivot_table(
+        index=["split", "cluster", "images"], columns="strategy", values="score", sort=False
+    ).reset_index()
+    return "<p>score of each way of choosing experts (detail in scores.csv)</p>" + table_html(wide)
+
+
+def samples_section(run: Run) -> str:
+    """A grid of test images: the input, the prediction, and the original where known."""
+    test_csv = run.config.data / "test.csv"
+    if not run.submission_zip.is_file() or not test_csv.is_file():
+        return ""
+    table = read_table(test_csv, TEST_COLUMNS).head(SAMPLES)
+    names = [Path(p).name for p in table["input_path"]]
+    with zipfile.ZipFile(run.submission_zip) as archive:
+        in_zip = set(archive.namelist())
+    read = prediction_reader(run.submission_zip, sorted(in_zip))
+    originals = run.config.data / "test_gt"
+    columns = ["input", "prediction", *(["original"] if originals.is_dir() else [])]
+    figure = Figure(figsize=(2.2 * len(columns), 2.2 * len(names)), layout="constrained")
+    grid = figure.subplots(len(names), len(columns), squeeze=False)
+    for row, (name, source) in enumerate(zip(names, table["input_path"], strict=True)):
+        images = [read_gray(source), read(name) if name in in_zip else None]
+        if originals.is_dir():
+            images.append(read_rgb(originals / name) if (originals / name).is_file() else None)
+        for column, image in enumerate(images):
+            axes = grid[row][column]
+            axes.axis("off")
+            if image is not None:
+                axes.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+            if row == 0:
+                axes.set_title(columns[column], fontsize=10)
+    out = run.report_dir / "samples.png"
+    save_figure(figure, out)
+    return figure_html(run, out, f"the first {len(names)} test images")
+
+
+SECTIONS = {
+    "Clusters": clusters_section,
+    "Search": search_section,
+    "Experts": experts_section,
+    "Router": router_section,
+    "Global, routed and oracle scores": scores_section,
+    "Test samples": samples_section,
+}
+
+
+def write_report(run: Run) -> Path:
+    """index.html with a section for each stage that has run; returns its path."""
+    config = run.config
+    body = [
+        f"<h1>hueroute run {html.escape(run.root.resolve().name)}</h1>",
+        f"<p>preset {html.escape(config.preset)}, data {html.escape(str(config.data))}, "
+        f"network {config.train.network} on {html.escape(config.train.encoder)}, "
+        f"{config.folds.n_folds} folds, {config.train.image_size} px.</p>",
+    ]
+    for title, section in SECTIONS.items():
+        content = section(run)
+        if content:
+            body.append(f"<h2>{html.escape(title)}</h2>{content}")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>hueroute report</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
+    )
+    out = run.report_dir / "index.html"
+    write_text_atomic(out, page)
+    return out

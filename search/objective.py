@@ -1,0 +1,37 @@
+"""The objective of an expert's study: its validation score on fold 0 after a short training."""
+
+import os
+import shutil
+import socket
+
+import optuna
+from optuna_integration import PyTorchLightningPruningCallback
+
+from experts.train import fit_expert
+from hueroute.run import Run
+from search.space import suggest_settings, trial_settings
+
+FOLD = 0
+
+
+class Objective:
+    """Trains `expert` on fold 0 with a trial's settings; the pruner sees every epoch's score."""
+
+    def __init__(self, run: Run, expert: str) -> None:
+        self.run = run
+        self.expert = expert
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        search = self.run.config.search
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        params = suggest_settings(trial, search)
+        settings = trial_settings(self.run.config.train, params, search)
+        folder = self.run.search_dir / self.expert / f"trial{trial.number}"
+        pruning = PyTorchLightningPruningCallback(trial, monitor="val_score")
+        try:
+            fitted = fit_expert(self.run, self.expert, FOLD, settings, folder, [pruning])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if fitted.best.best_model_score is None:
+            raise RuntimeError(f"trial {trial.number} ended before its first validation")
+        return float(fitted.best.best_model_score)

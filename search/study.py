@@ -1,0 +1,103 @@
+"""One study per expert: opened or resumed from storage, run to its number of trials."""
+
+import json
+import shutil
+import warnings
+
+import optuna
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
+
+from experts.data import GLOBAL
+from experts.train import fold_dir
+from hueroute.config import SearchConfig
+from hueroute.errors import InputError
+from hueroute.files import write_text_atomic
+from hueroute.run import Run
+from search.objective import FOLD, Objective
+from search.storage import open_storage
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def make_pruner(search: SearchConfig) -> optuna.pruners.BasePruner:
+    if search.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if search.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=search.epochs)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(run: Run, expert: str, url: str) -> optuna.Study:
+    """`expert`'s study in the storage at `url`, made when missing and resumed when not."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # failed trials are still told
+    return optuna.create_study(
+        study_name=expert,
+        storage=open_storage(url),
+        sampler=optuna.samplers.TPESampler(seed=run.config.seed),
+        pruner=make_pruner(run.config.search),
+        direction="maximize",
+        load_if_exists=True,
+    )
+
+
+def delete_study(run: Run, expert: str, url: str) -> None:
+    """Forget `expert`'s study and its results, so the next search starts afresh."""
+    storage = open_storage(url)
+    if expert in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
+        optuna.delete_study(study_name=expert, storage=storage)
+    shutil.rmtree(run.search_dir / expert, ignore_errors=True)
+
+
+def finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def search_expert(
+    run: Run, expert: str, url: str, trials: int, timeout: float | None
+) -> optuna.Study:
+    """Run `expert`'s study until it has `trials` finished trials, across all its workers."""
+    if expert != GLOBAL and not (fold_dir(run, GLOBAL, FOLD) / "model.pt").exists():
+        raise InputError(
+            fold_dir(run, GLOBAL, FOLD) / "model.pt",
+            f"missing: {expert}'s trials fine-tune the global expert of fold {FOLD} "
+            f"(hueroute train RUN --expert {GLOBAL} --fold {FOLD})",
+        )
+    study = open_study(run, expert, url)
+    left = trials - finished(study)
+    if left > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(
+                Objective(run, expert),
+                n_trials=left,
+                timeout=timeout,
+                catch=(Exception,),  # a failing trial is recorded as failed; the study goes on
+                callbacks=[MaxTrialsCallback(trials, states=FINISHED)],
+                gc_after_trial=True,
+            )
+    return study
+
+
+def best_params(study: optuna.Study) -> dict | None:
+    """The best trial's settings with where they came from; None before any trial completes."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        return None
+    best = study.best_trial
+    return {
+        "expert": study.study_name,
+        "value": best.value,
+        "trial": best.number,
+        "finished_trials": finished(study),
+        "params": best.params,
+    }
+
+
+def write_best_params(run: Run, study: optuna.Study) -> dict | None:
+    """search/EXPERT/best_params.json, which `hueroute train` reads."""
+    best = best_params(study)
+    if best is not None:
+        path = run.best_params_json(study.study_name)
+        write_text_atomic(path, json.dumps(best, indent=2) + "\n")
+    return best
