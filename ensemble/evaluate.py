@@ -25,7 +25,9 @@ STRATEGIES = ("global", "routed", "oracle")
 PARTS = {"S": "ssim", "M": "masked_ssim", "C": "hist", "score": "score"}
 
 
-def strategies(run: Run, probabilities: np.ndarray, classes: np.ndarray, truth: np.ndarray):
+def strategies(
+    run: Run, probabilities: np.ndarray, classes: np.ndarray, truth: np.ndarray
+) -> dict[str, list[Weights]]:
     """Each strategy's expert weights for each image."""
     settings = run.config.route
     return {
@@ -65,7 +67,7 @@ def score_images(
     return rows
 
 
-def held_out_rows(run: Run) -> list[dict]:
+def held_out_scores(run: Run) -> list[dict]:
     """Every train image scored with the fold models that did not see it."""
     table = routed_table(run)
     path = run.router_dir / "oof.csv"
@@ -90,7 +92,7 @@ def held_out_rows(run: Run) -> list[dict]:
     return [{"split": "held-out", **row} for row in rows]
 
 
-def test_rows(run: Run) -> list[dict]:
+def scores_of_test_split(run: Run) -> list[dict]:
     """The test split scored with every fold model, when the dataset has test_gt/ and
     test_mask/; its true clusters are those of each original's nearest training originals."""
     data = run.config.data
@@ -136,7 +138,7 @@ def summarise_scores(per_image: pd.DataFrame) -> pd.DataFrame:
 
 def evaluate_run(run: Run) -> pd.DataFrame:
     """report/scores.csv and report/per_image.csv; returns the scores."""
-    per_image = pd.DataFrame(held_out_rows(run) + test_rows(run))
+    per_image = pd.DataFrame(held_out_scores(run) + scores_of_test_split(run))
     scores = summarise_scores(per_image)
     write_text_atomic(run.report_dir / "per_image.csv", per_image.to_csv(index=False))
     write_text_atomic(run.report_dir / "scores.csv", scores.round(5).to_csv(index=False))

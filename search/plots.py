@@ -29,7 +29,8 @@ def plot_study(study: optuna.Study, folder: Path) -> list[Path]:
     """history.png; importance.png too once enough trials completed to compare settings."""
     written = [folder / "history.png"]
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    with warnings.catch_warnings():
+    # optuna's plots switch matplotlib to its own style: keep that to these figures
+    with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.simplefilter("ignore", UserWarning)  # importance from few trials: said below
         save_axes(optuna_plots.plot_optimization_history(study), written[0])
