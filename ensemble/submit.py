@@ -81,8 +81,8 @@ def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> 
 
 
 def write_zip(folder: Path, names: list[str], out: Path) -> None:
-    """The PNGs of `names`, flat, written to a temporary file renamed onto `out`."""
-    with atomic_path(out) as target, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
+    """The PNGs of `names`, flat (PNG is compressed already: stored as they are)."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
         for name in names:
             archive.write(folder / name, arcname=name)
 
@@ -114,6 +114,7 @@ def submit_run(run: Run, test_csv: Path | None, out: Path | None, force: bool) -
         else {}
     )
     seconds = time.perf_counter() - started
-    write_zip(folder, names, out)
-    check_zip(out, names, [Path(p) for p in table["input_path"]])
+    with atomic_path(out) as target:  # `out` appears only once the zip passed its check
+        write_zip(folder, names, target)
+        check_zip(target, names, [Path(p) for p in table["input_path"]])
     return Submission(out, len(names), int(todo.sum()), seconds, shares)
