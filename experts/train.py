@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,7 @@ def fit_expert(
     trainer = L.Trainer(
         max_epochs=settings.epochs,
         max_steps=settings.max_steps or -1,
+        max_time=timedelta(minutes=settings.max_minutes) if settings.max_minutes else None,
         callbacks=[
             best,
             EarlyStopping(monitor="val_score", mode="max", patience=settings.patience),

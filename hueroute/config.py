@@ -70,6 +70,9 @@ class TrainConfig(Section):
     max_steps: int | None = Field(
         None, ge=1, description="stop after this many optimizer steps; null = epochs decide"
     )
+    max_minutes: float | None = Field(
+        None, gt=0.0, description="stop one expert's fold after this many minutes; null = no limit"
+    )
     lr: float = Field(1e-3, gt=0.0, description="AdamW learning rate")
     weight_decay: float = Field(1e-4, ge=0.0, description="AdamW weight decay")
     scheduler: Literal["plateau", "cosine", "onecycle", "constant"] = Field(

@@ -31,5 +31,6 @@ def suggest_settings(trial: optuna.Trial, search: SearchConfig) -> dict[str, Any
 
 def trial_settings(base: TrainConfig, params: dict[str, Any], search: SearchConfig) -> TrainConfig:
     """`base` with a trial's settings and the search's short budget; pruning replaces patience."""
-    budget = {"epochs": search.epochs, "max_steps": search.max_steps, "patience": search.epochs}
+    budget = {"epochs": search.epochs, "max_steps": search.max_steps, "max_minutes": None,
+              "patience": search.epochs}  # fmt: skip
     return TrainConfig.model_validate({**base.model_dump(), **params, **budget})

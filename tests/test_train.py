@@ -640,3 +640,14 @@ def test_unknown_expert_or_fold_is_a_clear_error(
     result = invoke("train", run, *args)
     assert_clear_error(result, name, *words)
     assert not (run / "experts").exists()
+
+
+def test_max_minutes_stops_a_fold_early_and_keeps_a_scored_model(
+    tmp_path: Path, clustered: Clustered
+) -> None:
+    run = copy_run(clustered.run, tmp_path, with_experts=False)
+    edit_train(run, epochs=5, max_minutes=0.001)
+    metrics = train_expert(Run.open(run), GLOBAL, 0)
+    assert metrics is not None
+    assert 1 <= metrics["steps"] < 5 * steps_per_epoch(run, GLOBAL, 0)
+    assert (fold_dir(run, GLOBAL, 0) / "model.pt").is_file() and 0 < metrics["score"] <= 1
