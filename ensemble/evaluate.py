@@ -106,14 +106,23 @@ def scores_of_test_split(run: Run) -> list[dict]:
         if not Path(path).is_file():
             raise InputError(path, "missing: test_gt/ and test_mask/ must cover test.csv")
     train = routed_table(run)
-    known = run_embeddings(run, [Path(p) for p in train["gt_path"]], "train_gt")
-    originals = run_embeddings(run, [Path(p) for p in table["gt_path"]], "test_gt")
+    vectors = run_embeddings(
+        run,
+        {
+            "train_gt": [Path(p) for p in train["gt_path"]],
+            "test_gt": [Path(p) for p in table["gt_path"]],
+            "test_input": [Path(p) for p in table["input_path"]],
+        },
+    )
     neighbours = KNeighborsClassifier(n_neighbors=min(5, len(train)), metric="cosine")
-    table["cluster"] = neighbours.fit(known, train["cluster"]).predict(originals)
+    neighbours.fit(vectors["train_gt"], train["cluster"])
+    table["cluster"] = neighbours.predict(vectors["test_gt"])
     router = ClusterRouter.load(run.router_dir)
-    inputs = run_embeddings(run, [Path(p) for p in table["input_path"]], "test_input")
     blends = strategies(
-        run, router.predict_proba(inputs), router.classes_, table["cluster"].to_numpy()
+        run,
+        router.predict_proba(vectors["test_input"]),
+        router.classes_,
+        table["cluster"].to_numpy(),
     )
     rows = score_images(RoutedPredictor(run), table, blends, "test split")
     return [{"split": "test", **row} for row in rows]

@@ -95,7 +95,7 @@ def routing_metrics(
 def route_run(run: Run) -> dict:
     """Fit the router on the embeddings of train_input; write router/ with its metrics."""
     table = routed_table(run)
-    X = run_embeddings(run, [Path(p) for p in table["input_path"]], "train_input")
+    X = run_embeddings(run, {"train_input": [Path(p) for p in table["input_path"]]})["train_input"]
     y, folds = table["cluster"].to_numpy(), table["fold"].to_numpy()
     classes = np.unique(y)
     probabilities = held_out_probabilities(run, X, y, folds, classes)

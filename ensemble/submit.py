@@ -53,7 +53,7 @@ def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> 
     """Route and restore `table`'s inputs into `out`; returns each expert's blend share."""
     router = ClusterRouter.load(run.router_dir)
     inputs = [Path(p) for p in table["input_path"]]
-    embeddings = run_embeddings(run, inputs, "test_input")
+    embeddings = run_embeddings(run, {"test_input": inputs})["test_input"]
     settings = run.config.route
     blends = blend_weights(
         router.predict_proba(embeddings), router.classes_, settings.top_k, settings.min_probability
