@@ -193,6 +193,9 @@ def train_expert(
     }
     write_text_atomic(folder / "oof.csv", oof.to_csv(index=False))
     write_text_atomic(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    if not settings.keep_checkpoints:  # the fold is done: only an unfinished one resumes
+        for checkpoint in folder.glob("*.ckpt"):
+            checkpoint.unlink()
     write_manifest(run)
     return metrics
 

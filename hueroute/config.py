@@ -99,6 +99,9 @@ class TrainConfig(Section):
     )
     patience: int = Field(5, ge=1, description="epochs without a better validation score")
     num_workers: int = Field(2, ge=0, description="processes preparing training batches")
+    keep_checkpoints: bool = Field(
+        False, description="keep a finished fold's Lightning checkpoints beside its model.pt"
+    )
 
 
 class SearchConfig(Section):

@@ -2,6 +2,7 @@
 zip and its checks, and `route` / `submit` / `evaluate` end to end on a smoke run."""
 
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -164,7 +165,16 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, one_torch_thread: int)
 
 
 def copied(run: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(run, tmp_path / "run"))
+    """A copy of `run` whose model weights are hard links, to spare the disk: they are only
+    read here, and the project replaces a file by renaming, never writing into it."""
+
+    def link_weights(source: str, target: str) -> None:
+        if source.endswith("model.pt"):
+            os.link(source, target)
+        else:
+            shutil.copy2(source, target)
+
+    return Path(shutil.copytree(run, tmp_path / "run", copy_function=link_weights))
 
 
 def test_route_writes_held_out_accuracy_calibration_and_the_router(trained_run: Path) -> None:

@@ -36,8 +36,6 @@ from tests.test_bad_input import assert_clear_error
 SIZE = 64  # train.image_size of the smoke preset, and the dataset's own size
 SMOKE_FOLDS = 2  # folds.n_folds of the smoke preset
 FOLD_FILES = (
-    "best.ckpt",
-    "last.ckpt",
     "model.pt",
     "metrics.json",
     "oof.csv",
@@ -341,6 +339,7 @@ def test_train_writes_every_expert_and_fold(clustered: Clustered, trained: Resul
             folder = fold_dir(run, expert, fold)
             for name in FOLD_FILES:
                 assert (folder / name).is_file(), folder / name
+            assert not list(folder.glob("*.ckpt"))  # a finished fold drops its checkpoints
             train_ids, val_ids = expert_split(clusters, folds, expert, fold)
             metrics = read_metrics(run, expert, fold)
             assert metrics["expert"] == expert and metrics["fold"] == fold
@@ -428,24 +427,12 @@ def test_second_train_is_done_already_and_force_redoes_one_fold(
 # --- checkpoints and fine-tuning -----------------------------------------------------------
 
 
-def test_checkpoints_load_safely_and_model_pt_is_the_best_network(
+def test_model_pt_restores_the_folds_held_out_predictions(
     clustered: Clustered, store: PairStore, trained: Result
 ) -> None:
     run = Run.open(clustered.run)
     folder = fold_dir(clustered.run, GLOBAL, 0)
     weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-    for name in ("best.ckpt", "last.ckpt"):
-        checkpoint = torch.load(folder / name, map_location="cpu", weights_only=True)
-        assert checkpoint["global_step"] == steps_per_epoch(clustered.run, GLOBAL, 0)
-        best = {
-            key.removeprefix("network."): value
-            for key, value in checkpoint["state_dict"].items()
-            if key.startswith("network.")
-        }
-        assert best.keys() == weights.keys()
-        if name == "best.ckpt":
-            assert all(torch.equal(best[key], weights[key]) for key in weights)
-
     settings = run.config.train
     network = build_network(settings.network, settings.encoder, settings.encoder_weights)
     network.load_state_dict(weights, strict=True)
@@ -531,7 +518,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
     tmp_path: Path, clustered: Clustered, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = copy_run(clustered.run, tmp_path, with_experts=False)
-    edit_train(run, epochs=2)
+    edit_train(run, epochs=2, keep_checkpoints=True)
     folder = fold_dir(run, GLOBAL, 0)
     per_epoch = steps_per_epoch(run, GLOBAL, 0)
 
@@ -571,7 +558,20 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
         for step in pd.read_csv(path).dropna(subset=["train_loss"])["step"].tolist()
     ]
     assert logged == list(range(2 * per_epoch))  # every step logged once, none redone
-    assert (folder / "model.pt").is_file()
+
+    weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    for name in ("best.ckpt", "last.ckpt"):  # kept, as train.keep_checkpoints asks
+        checkpoint = torch.load(folder / name, map_location="cpu", weights_only=True)
+        network = {
+            key.removeprefix("network."): value
+            for key, value in checkpoint["state_dict"].items()
+            if key.startswith("network.")
+        }
+        assert network.keys() == weights.keys()
+        if name == "last.ckpt":
+            assert checkpoint["global_step"] == 2 * per_epoch
+        else:  # model.pt is the network of the best epoch
+            assert all(torch.equal(network[key], weights[key]) for key in weights)
 
 
 def test_a_few_steps_lower_the_training_loss(tmp_path: Path, clustered: Clustered) -> None:
