@@ -9,6 +9,7 @@ from huggingface_hub import constants as hub_constants
 from torch import nn
 
 from experts.colour import luma_chroma_to_rgb
+from experts.fill import fill_lost_region
 from hueroute.errors import InputError
 from hueroute.weights import LITE_VARIANTS, hub_reachable, load_packaged_lite
 
@@ -95,8 +96,9 @@ class TwoStage(nn.Module):
 class Joint(nn.Module):
     """One U-Net on (gray, mask): the luma of the lost region and the chroma everywhere.
 
-    Outside the lost region the given luma is kept exactly; RGB comes from luma + chroma by
-    ITU-R 601, so the prediction's "L" equals the input there.
+    The lost region is first filled from its border (`fill_lost_region`) and the network
+    corrects that fill. Outside the lost region the given luma is kept exactly; RGB comes
+    from luma + chroma by ITU-R 601, so the prediction's "L" equals the input there.
     """
 
     def __init__(
@@ -104,13 +106,14 @@ class Joint(nn.Module):
     ) -> None:
         super().__init__()
         self.net = unet(encoder, encoder_weights, in_channels=2, classes=3)
-        head = self.net.segmentation_head[0]  # start as the gray input: no chroma, mid-gray hole
+        head = self.net.segmentation_head[0]  # start as the filled gray input with no chroma
         nn.init.zeros_(head.weight)
         nn.init.zeros_(head.bias)
 
     def forward(self, gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        out = self.net(torch.cat([normalise(gray), mask], 1))
-        lost_luma = torch.sigmoid(out[:, :1])
+        filled = fill_lost_region(gray, mask)
+        out = self.net(torch.cat([normalise(filled), mask], 1))
+        lost_luma = torch.sigmoid(torch.logit(filled, eps=1e-3) + out[:, :1])
         luma = torch.where(mask > 0.5, lost_luma, gray)
         chroma = 0.5 * torch.tanh(out[:, 1:])
         return luma_chroma_to_rgb(luma, chroma)

@@ -108,6 +108,15 @@ def checked_split(run: Run, expert: str, fold: int) -> tuple[list[str], list[str
     return expert_split(clusters, folds, expert, fold)
 
 
+class ValidateAtMaxSteps(Callback):
+    """End training at `max_steps` by `should_stop`, so that a last, partial epoch is still
+    validated (Lightning skips validation when max_steps cuts an epoch short)."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
+
+
 def fit_expert(
     run: Run,
     expert: str,
@@ -147,6 +156,7 @@ def fit_expert(
         callbacks=[
             best,
             EarlyStopping(monitor="val_score", mode="max", patience=settings.patience),
+            ValidateAtMaxSteps(),
             RichProgressBar(),
             *callbacks,
         ],

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
+from experts.fill import fill_lost_region
 from experts.losses import RestorationLoss, hue_histogram, hue_loss
 from experts.networks import NETWORKS, build_network
 from hueroute.config import LossConfig
@@ -155,8 +156,26 @@ def test_joint_at_initialisation_returns_the_gray_input_outside_the_mask() -> No
     for image in range(2):
         for channel in range(3):
             assert torch.equal(rgb[image, channel][outside], gray[image, 0][outside])
-    # inside the lost region it starts at mid-gray
-    torch.testing.assert_close(rgb[:, :, 20:44, 20:44], torch.full((2, 3, 24, 24), 0.5))
+    # inside the lost region it starts at the fill from the region's border, in gray
+    filled = fill_lost_region(gray, masks)[:, :, 20:44, 20:44].expand(-1, 3, -1, -1)
+    torch.testing.assert_close(rgb[:, :, 20:44, 20:44], filled.clamp(1e-3, 1 - 1e-3))
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (37, 50)])
+def test_fill_keeps_known_pixels_and_follows_the_border(shape: tuple[int, int]) -> None:
+    height, width = shape
+    ramp = torch.linspace(0.1, 0.9, width).expand(height, width)[None, None].clone()
+    mask = torch.zeros_like(ramp)
+    mask[..., 10:30, 15:35] = 1
+    damaged = torch.where(mask > 0, torch.ones_like(ramp), ramp)
+    filled = fill_lost_region(damaged, mask)
+    assert torch.equal(filled[mask == 0], ramp[mask == 0])
+    inside = filled[..., 10:30, 15:35]
+    assert (inside >= ramp[..., 10:30, 15:35].min() - 0.05).all()  # not the level 1.0
+    assert (inside <= ramp[..., 10:30, 15:35].max() + 0.05).all()
+    assert (inside[..., 1:] - inside[..., :-1]).mean() > 0  # rising, like the ramp
+    flat = fill_lost_region(torch.full_like(ramp, 0.3) * (1 - mask), mask)
+    torch.testing.assert_close(flat, torch.full_like(ramp, 0.3))
 
 
 @pytest.mark.parametrize("seed", [0, 1])

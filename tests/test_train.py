@@ -651,3 +651,14 @@ def test_max_minutes_stops_a_fold_early_and_keeps_a_scored_model(
     assert metrics is not None
     assert 1 <= metrics["steps"] < 5 * steps_per_epoch(run, GLOBAL, 0)
     assert (fold_dir(run, GLOBAL, 0) / "model.pt").is_file() and 0 < metrics["score"] <= 1
+
+
+def test_max_steps_within_the_first_epoch_still_validates_and_scores(
+    tmp_path: Path, clustered: Clustered
+) -> None:
+    run = copy_run(clustered.run, tmp_path, with_experts=False)
+    edit_train(run, batch_size=1, epochs=3, max_steps=2)
+    assert steps_per_epoch(run, GLOBAL, 0) > 2
+    metrics = train_expert(Run.open(run), GLOBAL, 0)
+    assert metrics is not None and metrics["steps"] == 2
+    assert 0 < metrics["score"] <= 1
