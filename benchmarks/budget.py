@@ -9,7 +9,9 @@ training epochs from the rate its trials reached, so that every expert on every 
 what is left (`train.max_minutes` stops the global expert's folds at their share); route,
 submit and evaluate follow, outside the budget. It prints where the time went, evaluate's
 test rows (global, routed, oracle) and the OpenCV baseline on the same test images.
-`--threads 1` runs on one core, so that two presets can be measured side by side.
+`--threads 1` runs on one core, so that two presets can be measured side by side;
+`--random-init` starts the encoders from random weights where ImageNet ones cannot be fetched
+(the seed preset's ResNet-34 on a machine without the hub).
 """
 
 import argparse
@@ -57,14 +59,25 @@ def training_images(run: Path) -> dict[str, int]:
     return counts
 
 
+def global_trials(run: Path) -> list[optuna.trial.FrozenTrial]:
+    storage = f"sqlite:///{(run / 'search' / 'studies.db').resolve()}"
+    return optuna.load_study(study_name="global", storage=storage).trials
+
+
+def search_seconds(run: Path) -> float:
+    """From the first trial's start to the last one's end: what the study took, resumed or not."""
+    trials = [t for t in global_trials(run) if t.datetime_complete]
+    return (trials[-1].datetime_complete - trials[0].datetime_start).total_seconds()
+
+
 def trial_rate(run: Path, config: dict, images: int) -> float:
     """Training images a second in the global study's finished trials, validation included."""
-    study = optuna.load_study(
-        study_name="global", storage=f"sqlite:///{(run / 'search' / 'studies.db').resolve()}"
-    )
     search, batch = config["search"], config["train"]["batch_size"]
     per_trial = min(search["max_steps"] * batch, search["epochs"] * images)
-    done = [t for t in study.trials if t.datetime_complete and t.state.is_finished()]
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = [t for t in global_trials(run) if t.state in states]
+    if not done:
+        raise SystemExit(f"{run}: no trial of the global study finished; see the search output")
     seconds = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in done)
     return len(done) * per_trial / seconds
 
@@ -78,6 +91,9 @@ def main() -> None:
     parser.add_argument("--min-cluster-size", type=int, default=40)
     parser.add_argument("--search-steps", type=int, default=10, help="optimizer steps a trial")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--random-init", action="store_true", help="train.encoder_weights: null (no download)"
+    )
     args = parser.parse_args()
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -100,9 +116,13 @@ def main() -> None:
                 "timeout": SEARCH_SHARE * budget,
                 "cluster_studies": False,
             },
-            train={"image_size": 256},
+            train={"image_size": 256} | ({"encoder_weights": None} if args.random_init else {}),
         )
-    timings = {"cluster": stage(run, "cluster"), "search": stage(run, "search")}
+    timings = {"cluster": stage(run, "cluster")}
+    stage(run, "search")
+    timings["search"] = search_seconds(run)
+    finished = sum(t.state.is_finished() for t in global_trials(run))
+    edit(run, search={"trials": finished})  # the budget's search is over: train resumes none
 
     images = training_images(run)
     config = yaml.safe_load((run / "config.yaml").read_text())
