@@ -39,12 +39,11 @@ def stage(run: Path, until: str) -> float:
     return time.perf_counter() - started
 
 
-def edit(run: Path, **sections: dict) -> dict:
+def edit(run: Path, **sections: dict) -> None:
     config = yaml.safe_load((run / "config.yaml").read_text())
     for section, values in sections.items():
         config[section].update(values)
     (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return config
 
 
 def training_images(run: Path) -> dict[str, int]:
