@@ -28,6 +28,11 @@ import yaml
 from foundation import baseline
 from restorers import dataset
 
+from experts.data import GLOBAL, expert_split
+from experts.train import run_experts
+from hueroute.run import Run
+from search.storage import storage_url
+
 HUEROUTE = [sys.executable, "-m", "hueroute"]
 SEARCH_SHARE = 0.15  # of the budget, for the global expert's study
 VALIDATION_MARGIN = 0.85  # of the planned training time left for images, the rest validates
@@ -48,19 +53,18 @@ def edit(run: Path, **sections: dict) -> None:
 
 def training_images(run: Path) -> dict[str, int]:
     """Images one epoch of each expert's fold trains on, keyed 'expert/fold'."""
-    table = pd.read_csv(run / "clusters.csv").merge(pd.read_csv(run / "folds.csv"), on="id")
-    counts = {}
-    for fold in sorted(table["fold"].unique()):
-        rest = table[table["fold"] != fold]
-        counts[f"global/{fold}"] = len(rest)
-        for cluster, size in rest[rest["cluster"] >= 0].groupby("cluster").size().items():
-            counts[f"cluster{cluster}/{fold}"] = int(size)
-    return counts
+    opened = Run.open(run)
+    clusters, folds = pd.read_csv(opened.clusters_csv), pd.read_csv(opened.folds_csv)
+    return {
+        f"{expert}/{fold}": len(expert_split(clusters, folds, expert, fold)[0])
+        for expert in run_experts(opened)
+        for fold in range(opened.config.folds.n_folds)
+    }
 
 
 def global_trials(run: Path) -> list[optuna.trial.FrozenTrial]:
-    storage = f"sqlite:///{(run / 'search' / 'studies.db').resolve()}"
-    return optuna.load_study(study_name="global", storage=storage).trials
+    storage = storage_url(Run.open(run), None)
+    return optuna.load_study(study_name=GLOBAL, storage=storage).trials
 
 
 def search_seconds(run: Path) -> float:
@@ -125,10 +129,10 @@ def main() -> None:
 
     images = training_images(run)
     config = yaml.safe_load((run / "config.yaml").read_text())
-    rate = trial_rate(run, config, images["global/0"])
+    rate = trial_rate(run, config, images[f"{GLOBAL}/0"])
     left = max(budget - timings["search"], 60.0)  # a minute at least, were search to overrun
     epochs = max(1, int(VALIDATION_MARGIN * left * rate / sum(images.values())))
-    global_share = max(v for k, v in images.items() if k.startswith("global/"))
+    global_share = max(v for k, v in images.items() if k.startswith(f"{GLOBAL}/"))
     cap = left * global_share / sum(images.values()) / 60
     edit(run, train={"epochs": epochs, "max_minutes": round(cap, 2)})
     print(f"trials: {rate:.2f} images/s; {epochs} epochs, a global fold at most {cap:.1f} min")
