@@ -31,7 +31,7 @@ from experts.losses import RestorationLoss
 from experts.networks import build_network
 from experts.store import open_store
 from hueroute.baseline import baseline_restore
-from hueroute.config import LossConfig
+from hueroute.config import LossConfig, TrainConfig
 from hueroute.dataset import make_dataset
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.layout import TRAIN_COLUMNS, read_table
@@ -103,7 +103,8 @@ def step_rate(name: str, source: str, size: int, data: Path, work: Path, steps: 
     """Runs in its own process, so peak memory is this network's alone."""
     network, encoder, weights = NETWORKS[name]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = build_network(network, encoder, weights).to(device)
+    settings = TrainConfig(network=network, encoder=encoder, encoder_weights=weights)
+    model = build_network(settings).to(device)
     loss = RestorationLoss(LossConfig()).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     stream = batches(source, data, size, 8, work)

@@ -8,11 +8,16 @@ Weights = dict[str, float]  # expert -> weight, summing to 1
 
 
 def blend_weights(
-    probabilities: np.ndarray, classes: np.ndarray, top_k: int, min_probability: float
+    probabilities: np.ndarray,
+    classes: np.ndarray,
+    top_k: int,
+    min_probability: float,
+    allowed: set[str] | None = None,
 ) -> list[Weights]:
     """Per image, the `top_k` most probable clusters weighted by probability (noise being the
     global expert's); an image whose top probability is under `min_probability` goes to the
-    global expert alone."""
+    global expert alone. With `allowed`, a cluster expert not in it gives its weight to the
+    global expert."""
     blends = []
     for row in np.atleast_2d(probabilities):
         order = np.argsort(-row, kind="stable")[:top_k]
@@ -23,6 +28,8 @@ def blend_weights(
         for index in order:
             if row[index] > 0:
                 expert = expert_of(int(classes[index]))
+                if allowed is not None and expert not in allowed:
+                    expert = GLOBAL
                 weights[expert] = weights.get(expert, 0.0) + float(row[index])
         total = sum(weights.values())
         blends.append({expert: weight / total for expert, weight in weights.items()})

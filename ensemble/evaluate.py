@@ -1,5 +1,6 @@
 """The evaluate stage: global-only, routed and oracle-routed scores, held-out and on test."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ from ensemble.embeddings import run_embeddings
 from ensemble.predictor import RoutedPredictor
 from ensemble.router import ClusterRouter
 from ensemble.routing import routed_table
-from experts.data import GLOBAL
+from experts.data import GLOBAL, expert_of
+from hueroute.baseline import baseline_restore
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
@@ -21,20 +23,30 @@ from hueroute.progress import track
 from hueroute.run import NOISE, Run
 from hueroute.score import score_image
 
-STRATEGIES = ("global", "routed", "oracle")
+STRATEGIES = ("baseline", "global", "routed", "oracle", "submitted")
 PARTS = {"S": "ssim", "M": "masked_ssim", "C": "hist", "score": "score"}
 
 
 def strategies(
-    run: Run, probabilities: np.ndarray, classes: np.ndarray, truth: np.ndarray
+    run: Run,
+    probabilities: np.ndarray,
+    classes: np.ndarray,
+    truth: np.ndarray,
+    allowed: set[str] | None = None,
 ) -> dict[str, list[Weights]]:
-    """Each strategy's expert weights for each image."""
+    """Each strategy's expert weights for each image; with `allowed` (the experts the
+    held-out folds chose), also the blend that submit uses."""
     settings = run.config.route
-    return {
+    blends = {
         "global": [{GLOBAL: 1.0}] * len(truth),
         "routed": blend_weights(probabilities, classes, settings.top_k, settings.min_probability),
         "oracle": oracle_weights(truth),
     }
+    if allowed is not None:
+        blends["submitted"] = blend_weights(
+            probabilities, classes, settings.top_k, settings.min_probability, allowed
+        )
+    return blends
 
 
 def score_images(
@@ -55,6 +67,7 @@ def score_images(
         seen = [detect_lost_region(gray) for gray in grays]
         picked = {name: weights[start : start + size] for name, weights in blends.items()}
         restored = predictor.restore(grays, seen, picked)
+        restored["baseline"] = [baseline_restore(g, m) for g, m in zip(grays, seen, strict=True)]
         for j, record in enumerate(chunk.itertuples(index=False)):
             if isinstance(record.mask_path, str):
                 scored = read_gray(record.mask_path) > 0
@@ -92,7 +105,7 @@ def held_out_scores(run: Run) -> list[dict]:
     return [{"split": "held-out", **row} for row in rows]
 
 
-def scores_of_test_split(run: Run) -> list[dict]:
+def scores_of_test_split(run: Run, allowed: set[str]) -> list[dict]:
     """The test split scored with every fold model, when the dataset has test_gt/ and
     test_mask/; its true clusters are those of each original's nearest training originals."""
     data = run.config.data
@@ -123,6 +136,7 @@ def scores_of_test_split(run: Run) -> list[dict]:
         router.predict_proba(vectors["test_input"]),
         router.classes_,
         table["cluster"].to_numpy(),
+        allowed,
     )
     rows = score_images(RoutedPredictor(run), table, blends, "test split")
     return [{"split": "test", **row} for row in rows]
@@ -145,9 +159,30 @@ def summarise_scores(per_image: pd.DataFrame) -> pd.DataFrame:
     return table[["split", "cluster", "strategy", "images", *PARTS]]
 
 
+def choose_experts(held_out: pd.DataFrame) -> dict:
+    """The cluster experts submit may route to: those whose cluster's held-out images scored
+    higher routed than with the global expert alone; with the figures behind each choice."""
+    clusters = {}
+    for cluster, group in held_out[held_out["cluster"] != NOISE].groupby("cluster"):
+        means = group.groupby("strategy")["score"].mean()
+        clusters[expert_of(int(cluster))] = {
+            "images": int((group["strategy"] == "global").sum()),
+            "global": round(float(means["global"]), 5),
+            "routed": round(float(means["routed"]), 5),
+            "used": bool(means["routed"] > means["global"]),
+        }
+    return {"experts": [e for e, c in clusters.items() if c["used"]], "clusters": clusters}
+
+
 def evaluate_run(run: Run) -> pd.DataFrame:
-    """report/scores.csv and report/per_image.csv; returns the scores."""
-    per_image = pd.DataFrame(held_out_scores(run) + scores_of_test_split(run))
+    """report/scores.csv, report/per_image.csv and the experts submit routes to
+    (run.choice_json); returns the scores."""
+    held_out = pd.DataFrame(held_out_scores(run))
+    choice = choose_experts(held_out)
+    write_text_atomic(run.choice_json, json.dumps(choice, indent=2) + "\n")
+    per_image = pd.concat(
+        [held_out, pd.DataFrame(scores_of_test_split(run, set(choice["experts"])))]
+    )
     scores = summarise_scores(per_image)
     write_text_atomic(run.report_dir / "per_image.csv", per_image.to_csv(index=False))
     write_text_atomic(run.report_dir / "scores.csv", scores.round(5).to_csv(index=False))

@@ -1,7 +1,9 @@
-"""Routed ensemble predictions: each expert's fold models averaged, experts blended by weight,
-the known luma kept at the input's own size."""
+"""Routed ensemble predictions: each expert's fold models averaged, experts blended by weight
+(colour experts in distribution space, before rendering), the known luma kept at the input's
+own size."""
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -12,11 +14,31 @@ from torch import nn
 from clustering.embed import pick_device
 from ensemble.blend import Weights
 from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
+from experts.colourise import colourise
+from experts.data import GLOBAL
+from experts.hue_net import HueOutput, weighted_sum
 from experts.module import to_uint8
 from experts.networks import build_network
-from experts.train import fold_dir, load_weights
+from experts.train import fold_dir, load_weights, tuned_settings
 from hueroute.errors import InputError
+from hueroute.fills import fill_lost_region
 from hueroute.run import Run
+
+Output = torch.Tensor | HueOutput  # (N, 3, S, S) RGB of a restorer, or a colour expert's
+
+
+def pick(output: Output, row: int) -> Output:
+    """One image of a batch output, as a batch of one."""
+    return output.pick([row]) if isinstance(output, HueOutput) else output[row : row + 1]
+
+
+def mirrored(output: Output) -> Output:
+    """An output of the mirrored image, mirrored back."""
+    if isinstance(output, HueOutput):
+        return replace(
+            output, probabilities=output.probabilities.flip(-1), chroma=output.chroma.flip(-1)
+        )
+    return output.flip(-1)
 
 
 def shrunk_input(gray: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,33 +62,33 @@ class RoutedPredictor:
         self.size = run.config.train.image_size
         self.tta = run.config.predict.tta
         self.device = pick_device(run.config.predict.device)
+        self.colour = tuned_settings(run, GLOBAL)[0].colour  # how colour experts are rendered
         self.loaded: dict[str, list[nn.Module]] = {}
 
     def models(self, expert: str) -> list[nn.Module]:
-        """The fold models of `expert`, loaded once."""
+        """The fold models of `expert`, built with its tuned settings and loaded once."""
         if expert not in self.loaded:
-            settings = self.run.config.train
+            settings = tuned_settings(self.run, expert)[0]
             networks = []
             for fold in self.folds:
                 path = fold_dir(self.run, expert, fold) / "model.pt"
                 if not path.is_file():
                     raise InputError(path, "missing: run `hueroute train` first")
-                network = build_network(settings.network, settings.encoder, None)
+                network = build_network(settings, pretrained=False)
                 network.load_state_dict(load_weights(path))
                 networks.append(network.to(self.device).eval())
             self.loaded[expert] = networks
         return self.loaded[expert]
 
     @torch.inference_mode()
-    def expert_output(self, expert: str, gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(N, 3, S, S): the mean of `expert`'s fold models (and their mirrored views)."""
+    def expert_output(self, expert: str, gray: torch.Tensor, mask: torch.Tensor) -> Output:
+        """The mean output of `expert`'s fold models (and of their mirrored views)."""
         outputs = []
         for network in self.models(expert):
-            outputs.append(network(gray, mask).float())
+            outputs.append(network(gray, mask))
             if self.tta:
-                mirrored = network(gray.flip(-1), mask.flip(-1)).float()
-                outputs.append(mirrored.flip(-1))
-        return torch.stack(outputs).mean(0)
+                outputs.append(mirrored(network(gray.flip(-1), mask.flip(-1))))
+        return weighted_sum(outputs, [1 / len(outputs)] * len(outputs))
 
     @torch.inference_mode()
     def restore(
@@ -81,24 +103,28 @@ class RoutedPredictor:
         mask = torch.from_numpy(np.stack([m for _, m in small]))[:, None].float()
         gray, mask = gray.to(self.device), mask.to(self.device)
         needed = sorted({e for weights in blends.values() for w in weights for e in w})
-        outputs = {}
+        outputs: dict[str, dict[int, Output]] = {}
         for expert in needed:
             rows = [i for i in range(len(grays)) if any(expert in b[i] for b in blends.values())]
             predicted = self.expert_output(expert, gray[rows], mask[rows])
-            outputs[expert] = dict(zip(rows, predicted, strict=True))
+            outputs[expert] = {i: pick(predicted, j) for j, i in enumerate(rows)}
         restored = {}
         for name, weights in blends.items():
-            restored[name] = [
-                self.full_size(sum(w * outputs[e][i] for e, w in weights[i].items()), g, m)
-                for i, (g, m) in enumerate(zip(grays, masks, strict=True))
-            ]
+            restored[name] = []
+            for i, (g, m) in enumerate(zip(grays, masks, strict=True)):
+                experts, shares = zip(*weights[i].items(), strict=True)
+                blended = weighted_sum([outputs[e][i] for e in experts], list(shares))
+                restored[name].append(self.full_size(blended, g, m))
         return restored
 
-    def full_size(self, rgb: torch.Tensor, gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def full_size(self, output: Output, gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The prediction at the input's size: the input's luma outside the lost region, the
-        predicted luma inside, the predicted chroma everywhere."""
+        predicted (or filled) luma inside, the predicted colour everywhere."""
+        if isinstance(output, HueOutput):
+            filled = fill_lost_region(gray, mask, self.run.config.train.fill)
+            return colourise(output, filled, mask, self.colour)
         shape = gray.shape
-        rgb = rgb[None]
+        rgb = output
         chroma = F.interpolate(rgb_to_chroma(rgb), shape, mode="bilinear", align_corners=False)
         lost = F.interpolate(rgb_to_luma(rgb), shape, mode="bilinear", align_corners=False)
         known = torch.tensor(gray, device=rgb.device)[None, None].float() / 255

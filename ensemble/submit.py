@@ -49,6 +49,19 @@ def output_names(table: pd.DataFrame, csv: Path) -> list[str]:
     return names
 
 
+def chosen_experts(run: Run) -> set[str]:
+    """The cluster experts that evaluate found to beat the global expert on their held-out
+    images; none before evaluate has run."""
+    if not run.choice_json.is_file():
+        return set()
+    try:
+        return set(json.loads(run.choice_json.read_text())["experts"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(
+            run.choice_json, f"is not a usable choice of experts ({error!r})"
+        ) from error
+
+
 def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> dict[str, float]:
     """Route and restore `table`'s inputs into `out`; returns each expert's blend share."""
     router = ClusterRouter.load(run.router_dir)
@@ -56,7 +69,11 @@ def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> 
     embeddings = run_embeddings(run, {"test_input": inputs})["test_input"]
     settings = run.config.route
     blends = blend_weights(
-        router.predict_proba(embeddings), router.classes_, settings.top_k, settings.min_probability
+        router.predict_proba(embeddings),
+        router.classes_,
+        settings.top_k,
+        settings.min_probability,
+        chosen_experts(run),
     )
     predictor = RoutedPredictor(run)
     size = run.config.predict.batch_size

@@ -6,8 +6,8 @@ from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from hueroute.config import LossConfig
+from hueroute.score import HUE_BINS
 
-HUE_BINS = 180  # OpenCV's 8-bit hue: 180 bins over [0, 180)
 LOSS_BANDWIDTH = 2.0  # bins: the loss's histogram is smoothed for useful gradients
 LOSS_GRAY_CHROMA = 0.05  # chroma over which a pixel counts fully in its hue's bins
 
@@ -31,7 +31,7 @@ def hexcone_hue(rgb: torch.Tensor, min_spread: float) -> torch.Tensor:
     return torch.remainder(hue, 360) / 2
 
 
-def hue_histogram(
+def soft_hue_histogram(
     rgb: torch.Tensor, bandwidth: float = 0.5, gray_chroma: float = 1 / 255
 ) -> torch.Tensor:
     """(N, 3, H, W) in [0, 1] -> (N, HUE_BINS) soft hue histograms, L2-normalised.
@@ -56,8 +56,8 @@ def hue_histogram(
 
 def hue_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """1 - the correlation of smoothed hue histograms, as the score's C compares them."""
-    a = hue_histogram(pred, bandwidth=LOSS_BANDWIDTH, gray_chroma=LOSS_GRAY_CHROMA)
-    b = hue_histogram(target, bandwidth=LOSS_BANDWIDTH, gray_chroma=LOSS_GRAY_CHROMA)
+    a = soft_hue_histogram(pred, bandwidth=LOSS_BANDWIDTH, gray_chroma=LOSS_GRAY_CHROMA)
+    b = soft_hue_histogram(target, bandwidth=LOSS_BANDWIDTH, gray_chroma=LOSS_GRAY_CHROMA)
     a = a - a.mean(1, keepdim=True)
     b = b - b.mean(1, keepdim=True)
     correlation = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + 1e-8)

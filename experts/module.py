@@ -1,4 +1,5 @@
-"""The LightningModule that trains one restorer: loss, optimiser, schedule, exact validation."""
+"""The LightningModules that train restorers: exact validation and the optimiser's schedule
+shared, the loss each network's own."""
 
 import lightning as L
 import numpy as np
@@ -17,31 +18,25 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     )
 
 
-class Restorer(L.LightningModule):
-    """Trains `network` on (gray, mask) -> RGB; validation logs the exact score and its parts."""
+class ScoredModule(L.LightningModule):
+    """Validation by the exact score of `restore_batch`; AdamW on the trainable parameters with
+    the schedule of `settings`."""
 
     def __init__(self, network: nn.Module, settings: TrainConfig) -> None:
         super().__init__()
         self.network = network
         self.settings = settings
-        self.loss = RestorationLoss(settings.loss)
         self.scores: list[tuple[float, float, float, float]] = []
 
-    def forward(self, gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.network(gray, mask)
+    def restore_batch(self, batch: dict) -> np.ndarray:
+        """(N, H, W, 3) uint8 restorations of a validation batch."""
+        raise NotImplementedError
 
-    def training_step(self, batch: dict[str, torch.Tensor], index: int) -> torch.Tensor:
-        pred = self(batch["gray"], batch["mask"])
-        total, parts = self.loss(pred.float(), batch["rgb"])
-        self.log("train_loss", total, prog_bar=True, batch_size=len(pred))
-        self.log_dict({f"train_{k}": v for k, v in parts.items()}, batch_size=len(pred))
-        return total
-
-    def validation_step(self, batch: dict[str, torch.Tensor], index: int) -> None:
-        pred = to_uint8(self(batch["gray"], batch["mask"]))
-        gt = to_uint8(batch["rgb"])
+    def validation_step(self, batch: dict, index: int) -> None:
+        preds = self.restore_batch(batch)
+        truths = to_uint8(batch["rgb"])
         masks = batch["mask"][:, 0].bool().cpu().numpy()
-        for truth, guess, mask in zip(gt, pred, masks, strict=True):
+        for truth, guess, mask in zip(truths, preds, masks, strict=True):
             part = score_image(truth, guess, mask)
             self.scores.append((part.score, part.ssim, part.masked_ssim, part.hist))
 
@@ -52,9 +47,8 @@ class Restorer(L.LightningModule):
 
     def configure_optimizers(self) -> dict:
         settings = self.settings
-        optimizer = torch.optim.AdamW(
-            self.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-        )
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
         if settings.scheduler == "constant":
             return {"optimizer": optimizer}
         if settings.scheduler == "plateau":
@@ -85,3 +79,24 @@ class Restorer(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+
+class Restorer(ScoredModule):
+    """Trains an image-to-image `network` on (gray, mask) -> RGB with the configured losses."""
+
+    def __init__(self, network: nn.Module, settings: TrainConfig) -> None:
+        super().__init__(network, settings)
+        self.loss = RestorationLoss(settings.loss)
+
+    def forward(self, gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.network(gray, mask)
+
+    def training_step(self, batch: dict[str, torch.Tensor], index: int) -> torch.Tensor:
+        pred = self(batch["gray"], batch["mask"])
+        total, parts = self.loss(pred.float(), batch["rgb"])
+        self.log("train_loss", total, prog_bar=True, batch_size=len(pred))
+        self.log_dict({f"train_{k}": v for k, v in parts.items()}, batch_size=len(pred))
+        return total
+
+    def restore_batch(self, batch: dict) -> np.ndarray:
+        return to_uint8(self(batch["gray"], batch["mask"]))

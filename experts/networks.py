@@ -1,4 +1,5 @@
-"""Restorer networks, built by name: every one maps (gray, mask) to RGB in [0, 1]."""
+"""Restorer networks, built by name from the training settings: the colour expert's HueNet,
+and U-Nets that map (gray, mask) to RGB in [0, 1]."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,19 +10,11 @@ from huggingface_hub import constants as hub_constants
 from torch import nn
 
 from experts.colour import luma_chroma_to_rgb
-from experts.fill import fill_lost_region
+from experts.hue_net import HueNet
+from hueroute.config import TrainConfig
 from hueroute.errors import InputError
+from hueroute.fills import push_pull
 from hueroute.weights import LITE_VARIANTS, hub_reachable, load_packaged_lite
-
-NETWORKS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    def add(cls: type[nn.Module]) -> type[nn.Module]:
-        NETWORKS[name] = cls
-        return cls
-
-    return add
 
 
 def unet(encoder: str, weights: str | None, in_channels: int, classes: int) -> smp.Unet:
@@ -77,7 +70,6 @@ def normalise(gray: torch.Tensor) -> torch.Tensor:
     return gray * 2 - 1
 
 
-@register("two-stage")
 class TwoStage(nn.Module):
     """The reported pipeline: a U-Net restores the gray image (a residual on the input), a
     second U-Net colours the restored gray. It sees no mask and may change any pixel."""
@@ -92,11 +84,10 @@ class TwoStage(nn.Module):
         return torch.sigmoid(self.colour(normalise(restored)))
 
 
-@register("joint")
 class Joint(nn.Module):
     """One U-Net on (gray, mask): the luma of the lost region and the chroma everywhere.
 
-    The lost region is first filled from its border (`fill_lost_region`) and the network
+    The lost region is first filled from its border (`push_pull`) and the network
     corrects that fill. Outside the lost region the given luma is kept exactly; RGB comes
     from luma + chroma by ITU-R 601, so the prediction's "L" equals the input there.
     """
@@ -111,7 +102,7 @@ class Joint(nn.Module):
         nn.init.zeros_(head.bias)
 
     def forward(self, gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        filled = fill_lost_region(gray, mask)
+        filled = push_pull(gray, mask)
         out = self.net(torch.cat([normalise(filled), mask], 1))
         lost_luma = torch.sigmoid(torch.logit(filled, eps=1e-3) + out[:, :1])
         luma = torch.where(mask > 0.5, lost_luma, gray)
@@ -119,7 +110,19 @@ class Joint(nn.Module):
         return luma_chroma_to_rgb(luma, chroma)
 
 
-def build_network(name: str, encoder: str, encoder_weights: str | None) -> nn.Module:
-    if name not in NETWORKS:
-        raise InputError(f"train.network={name}", f"unknown network; choose from {list(NETWORKS)}")
-    return NETWORKS[name](encoder=encoder, encoder_weights=encoder_weights)
+NETWORKS: dict[str, Callable[[TrainConfig, str | None], nn.Module]] = {
+    "colour": lambda settings, weights: HueNet(
+        settings.encoder, weights, settings.colour, settings.fill
+    ),
+    "joint": lambda settings, weights: Joint(settings.encoder, weights),
+    "two-stage": lambda settings, weights: TwoStage(settings.encoder, weights),
+}
+
+
+def build_network(settings: TrainConfig, pretrained: bool = True) -> nn.Module:
+    """The network `settings.network`; its encoder starts from `settings.encoder_weights`
+    when `pretrained` (not when trained weights are about to be loaded)."""
+    if settings.network not in NETWORKS:
+        choices = ", ".join(NETWORKS)
+        raise InputError(f"train.network={settings.network}", f"unknown; choose from {choices}")
+    return NETWORKS[settings.network](settings, settings.encoder_weights if pretrained else None)

@@ -28,6 +28,14 @@ class PairStore:
     masks: np.ndarray  # (N, S, S) bool
     levels: np.ndarray  # (N,) uint8
 
+    def damaged(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """The gray input of `row` (its original's luma, the lost region at its level) and
+        the lost region."""
+        mask = np.array(self.masks[row])
+        gray = luma(np.array(self.gt[row]))
+        gray[mask] = self.levels[row]
+        return gray, mask
+
     def index(self, ids: list[str]) -> np.ndarray:
         """Rows of `ids` in the store."""
         rows = {name: row for row, name in enumerate(self.ids)}

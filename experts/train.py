@@ -19,14 +19,17 @@ from lightning.pytorch.loggers import CSVLogger
 from pydantic import ValidationError
 from torch import nn
 
-from experts.data import GLOBAL, PairDataModule, PairDataset, expert_names, expert_split
-from experts.module import Restorer, to_uint8
+from experts.data import GLOBAL, PairDataModule, expert_names, expert_split
+from experts.hue_data import HueDataModule
+from experts.hue_module import HueRestorer
+from experts.hue_net import HueNet
+from experts.module import Restorer, ScoredModule, to_uint8
 from experts.networks import build_network
-from hueroute.config import TrainConfig, describe_error
+from hueroute.config import TrainConfig, describe_error, with_params
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
 from hueroute.images import write_png
-from hueroute.run import Run
+from hueroute.run import RENDER_STUDY, Run
 from hueroute.score import score_image
 
 
@@ -59,42 +62,58 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+    # a frozen encoder stays in eval mode while its head trains
+    warnings.filterwarnings("ignore", message="Found .* module\\(s\\) in eval mode")
     # mixed precision skips the steps whose gradients overflow, the schedule steps anyway
     warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
 
 
-def tuned_settings(run: Run, expert: str) -> tuple[TrainConfig, dict[str, Any], Path | None]:
-    """`expert`'s settings: config.yaml with the best settings of its study laid over, or of
-    the global expert's when it has none (and search.use_best_params); and what they gave."""
-    settings = run.config.train
-    found = [p for p in (run.best_params_json(expert), run.best_params_json(GLOBAL)) if p.is_file()]
-    if not run.config.search.use_best_params or not found:
-        return settings, {}, None
-    path = found[0]
-    try:
-        params = json.loads(path.read_text())["params"]
-        return TrainConfig.model_validate({**settings.model_dump(), **params}), params, path
-    except ValidationError as error:
-        problems = "; ".join(describe_error(e, TrainConfig) for e in error.errors())
-        raise InputError(path, problems) from error
-    except (ValueError, KeyError, TypeError) as error:
-        raise InputError(path, f"is not a usable best_params.json ({error!r})") from error
+def tuned_settings(run: Run, expert: str) -> tuple[TrainConfig, dict[str, Any], list[Path]]:
+    """`expert`'s settings: config.yaml with the best settings of the global expert's study,
+    of the render study and of the expert's own study laid over in turn (with
+    search.use_best_params); the settings taken from studies; and the files they came from."""
+    settings, taken, sources = run.config.train, {}, []
+    if not run.config.search.use_best_params:
+        return settings, taken, sources
+    studies = [GLOBAL, RENDER_STUDY, expert]
+    for path in dict.fromkeys(run.best_params_json(study) for study in studies):
+        if not path.is_file():
+            continue
+        try:
+            params = json.loads(path.read_text())["params"]
+            settings = with_params(settings, params)
+        except ValidationError as error:
+            problems = "; ".join(describe_error(e, TrainConfig) for e in error.errors())
+            raise InputError(path, problems) from error
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise InputError(path, f"is not a usable best_params.json ({error!r})") from error
+        taken.update(params)
+        sources.append(path)
+    return settings, taken, sources
 
 
 @dataclass
 class Fitted:
-    """What one training of an expert on a fold leaves: the network and where it is kept."""
+    """What one training of an expert on a fold leaves: the module and where it is kept."""
 
-    network: nn.Module
-    data: PairDataModule
+    module: ScoredModule
+    data: L.LightningDataModule
     val_ids: list[str]
     trainer: L.Trainer
     best: ModelCheckpoint
     seconds: float
 
 
-def checked_split(run: Run, expert: str, fold: int) -> tuple[list[str], list[str]]:
-    """`expert`'s training and held-out ids on `fold`, once the run can train it."""
+def checked_split(
+    run: Run, expert: str, fold: int, settings: TrainConfig
+) -> tuple[list[str], list[str]]:
+    """`expert`'s training and held-out ids on `fold`, once the run can train it so."""
+    frozen = settings.network == "colour" and not settings.colour.train_encoder
+    if frozen and settings.encoder_weights is None:
+        raise InputError(
+            "train.encoder_weights=null",
+            "a frozen encoder must be pretrained (imagenet), or set colour.train_encoder",
+        )
     config = run.config
     clusters = read_run_table(run.clusters_csv, ("id", "cluster"))
     folds = read_run_table(run.folds_csv, ("id", "fold"))
@@ -126,23 +145,13 @@ def fit_expert(
     callbacks: Sequence[Callback] = (),
 ) -> Fitted:
     """Train `expert` on `fold` with checkpoints in `folder`, resuming from its last.ckpt."""
-    train_ids, val_ids = checked_split(run, expert, fold)
+    train_ids, val_ids = checked_split(run, expert, fold, settings)
     quiet_lightning()
     L.seed_everything(run.config.seed + fold, verbose=False)
-    network = build_network(settings.network, settings.encoder, settings.encoder_weights)
+    network = build_network(settings)
     if expert != GLOBAL:
         network.load_state_dict(load_weights(fold_dir(run, GLOBAL, fold) / "model.pt"))
-    data = PairDataModule(
-        run.train_table(),
-        run.root / "cache",
-        train_ids,
-        val_ids,
-        settings.image_size,
-        settings.batch_size,
-        settings.num_workers,
-        settings.fresh_fraction,
-    )
-    module = Restorer(network, settings)
+    module, data = training_parts(run, expert, network, settings, train_ids, val_ids)
     gpu = torch.cuda.is_available()
     if gpu:
         module = module.to(memory_format=torch.channels_last)
@@ -170,7 +179,34 @@ def fit_expert(
     last = folder / "last.ckpt"
     started = time.perf_counter()
     trainer.fit(module, data, ckpt_path=last if last.exists() else None)
-    return Fitted(network, data, val_ids, trainer, best, time.perf_counter() - started)
+    return Fitted(module, data, val_ids, trainer, best, time.perf_counter() - started)
+
+
+def training_parts(
+    run: Run,
+    expert: str,
+    network: nn.Module,
+    settings: TrainConfig,
+    train_ids: list[str],
+    val_ids: list[str],
+) -> tuple[ScoredModule, L.LightningDataModule]:
+    """The LightningModule and data module that train `network`: the colour expert's, or the
+    image-to-image restorers'."""
+    cache = run.root / "cache"
+    if isinstance(network, HueNet):
+        data = HueDataModule(run.train_table(), cache, train_ids, val_ids, network, settings)
+        return HueRestorer(network, settings, is_global=expert == GLOBAL), data
+    data = PairDataModule(
+        run.train_table(),
+        cache,
+        train_ids,
+        val_ids,
+        settings.image_size,
+        settings.batch_size,
+        settings.num_workers,
+        settings.fresh_fraction,
+    )
+    return Restorer(network, settings), data
 
 
 def train_expert(
@@ -180,17 +216,17 @@ def train_expert(
     folder = fold_dir(run, expert, fold)
     if (folder / "metrics.json").exists() and not force:
         return None
-    checked_split(run, expert, fold)  # bad input fails before a finished fold is discarded
+    settings = settings or tuned_settings(run, expert)[0]
+    checked_split(run, expert, fold, settings)  # bad input fails before a finished fold goes
     if force and folder.exists():
         shutil.rmtree(folder)
-    settings = settings or tuned_settings(run, expert)[0]
     fitted = fit_expert(run, expert, fold, settings, folder)
     state = load_weights(Path(fitted.best.best_model_path))["state_dict"]
     weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
     with atomic_path(folder / "model.pt") as target:
         torch.save(weights, target)
-    fitted.network.load_state_dict(weights)
-    oof = out_of_fold(fitted.network, fitted.data, fitted.val_ids, folder / "oof")
+    fitted.module.network.load_state_dict(weights)
+    oof = out_of_fold(fitted.module, fitted.data, fitted.val_ids, folder / "oof")
     metrics = {
         "expert": expert,
         "fold": fold,
@@ -212,16 +248,15 @@ def train_expert(
 
 @torch.inference_mode()
 def out_of_fold(
-    network: torch.nn.Module, data: PairDataModule, ids: list[str], out: Path
+    module: ScoredModule, data: L.LightningDataModule, ids: list[str], out: Path
 ) -> pd.DataFrame:
-    """Predict and score the fold's held-out images; the PNGs go to `out`."""
-    network.eval()
-    dataset = PairDataset(data.store, data.store.index(ids), train=False, fresh=0.0)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=data.batch_size)
+    """Predict and score the fold's held-out images (`ids`, in the order of the data module's
+    validation loader); the PNGs go to `out`."""
+    module.eval()
     rows = []
     names = iter(ids)
-    for batch in loader:
-        preds = to_uint8(network(batch["gray"], batch["mask"]))
+    for batch in data.val_dataloader():
+        preds = module.restore_batch(batch)
         truths = to_uint8(batch["rgb"])
         for pred, truth, mask in zip(
             preds, truths, batch["mask"][:, 0].bool().numpy(), strict=True

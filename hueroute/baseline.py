@@ -1,16 +1,18 @@
-"""The reference restorer: the gray input with its lost region inpainted by OpenCV."""
+"""The reference restorer: the gray input with its lost region filled, as RGB."""
 
-import cv2
 import numpy as np
 
 from hueroute.detect import detect_lost_region
+from hueroute.fills import fill_lost_region
 
-INPAINT_RADIUS = 3
+BASELINE_FILL = "telea"  # the OpenCV reference every restorer is measured against
 
 
-def baseline_restore(gray: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Fill the lost region (detected if not given) with Telea inpainting; return gray as RGB."""
+def baseline_restore(
+    gray: np.ndarray, mask: np.ndarray | None = None, fill: str = BASELINE_FILL
+) -> np.ndarray:
+    """Fill the lost region (detected if not given) by `fill`; return the gray image as RGB."""
     if mask is None:
         mask = detect_lost_region(gray)
-    filled = cv2.inpaint(gray, mask.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    filled = fill_lost_region(gray, mask, fill)
     return np.repeat(filled[..., None], 3, axis=2)

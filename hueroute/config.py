@@ -5,9 +5,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hueroute.errors import InputError
+from hueroute.fills import FILLS
 
 
 class Section(BaseModel):
@@ -56,9 +64,69 @@ class LossConfig(Section):
     hue: float = Field(0.5, ge=0.0, description="weight of the hue-histogram loss")
 
 
+class ColourConfig(Section):
+    hue_classes: int = Field(
+        30, ge=2, le=180, description="hue classes of the colour expert: equal arcs of the circle"
+    )
+    gray_spread: int = Field(
+        6, ge=1, le=255, description="max - min over R, G, B under which a pixel is near-gray"
+    )
+    hidden: int = Field(256, ge=8, description="width of the colour head's hidden layer")
+    points: int = Field(256, ge=1, description="pixels of each image one training step reads")
+    steps_per_epoch: int = Field(
+        250, ge=1, description="training steps of one epoch (images drawn with replacement)"
+    )
+    train_encoder: bool = Field(
+        False, description="train the encoder too (slow on a CPU); false = frozen, cached features"
+    )
+    neighbours: int = Field(
+        80, ge=1, description="training originals whose hue histograms make the neighbour prior"
+    )
+    neighbour_temperature: float = Field(
+        0.05, gt=0.0, description="softmax temperature over the neighbours' cosine similarity"
+    )
+    head_weight: float = Field(
+        0.4, ge=0.0, description="share of the head's expected histogram in the target"
+    )
+    prior_weight: float = Field(
+        0.2, ge=0.0, description="share of the expert's prior (its images' mean histogram)"
+    )
+    global_weight: float = Field(
+        0.0, ge=0.0, description="share of the global expert's prior (all training images)"
+    )
+    neighbour_weight: float = Field(0.4, ge=0.0, description="share of the neighbour prior")
+    target_power: float = Field(
+        0.85, gt=0.0, description="the mixed target histogram is raised to this power"
+    )
+    chroma_gain: float = Field(
+        0.25, ge=0.0, description="chroma rendered: the predicted chroma along the hue times this"
+    )
+    min_spread: float = Field(
+        3.0, ge=1.0, le=64.0, description="smallest max - min over R, G, B of a coloured pixel"
+    )
+    lost_region: Literal["gray", "hue", "smooth"] = Field(
+        "smooth",
+        description="the lost region's colour: gray = its pixels take the target's gray share "
+        "first; hue = as any pixel; smooth = the predicted chroma times chroma_gain",
+    )
+
+    @model_validator(mode="after")
+    def some_weight(self) -> "ColourConfig":
+        weights = (self.head_weight, self.prior_weight, self.global_weight, self.neighbour_weight)
+        if sum(weights) <= 0:
+            raise ValueError("head, prior, global and neighbour weights are all 0")
+        return self
+
+
 class TrainConfig(Section):
-    network: Literal["two-stage", "joint"] = Field("joint", description="restorer network")
-    encoder: str = Field("tu-tf_efficientnet_lite0", description="U-Net encoder")
+    network: Literal["colour", "joint", "two-stage"] = Field(
+        "colour", description="restorer network"
+    )
+    fill: str = Field("fsr-fast", description=f"fill of the lost region: {', '.join(FILLS)}")
+    encoder: str = Field(
+        "tu-tf_efficientnet_lite0",
+        description="encoder: the U-Net's, or the colour expert's (an EfficientNet-Lite)",
+    )
     encoder_weights: str | None = Field(
         "imagenet", description="pretrained encoder weights; null = random initialisation"
     )
@@ -94,6 +162,9 @@ class TrainConfig(Section):
         25.0, ge=1.0, description="onecycle: lr divided by this is the starting rate"
     )
     loss: LossConfig = Field(default_factory=LossConfig, description="loss weights")
+    colour: ColourConfig = Field(
+        default_factory=ColourConfig, description="the colour expert (network: colour)"
+    )
     fresh_fraction: float = Field(
         0.5, ge=0.0, le=1.0, description="share of training items degraded afresh each epoch"
     )
@@ -102,6 +173,13 @@ class TrainConfig(Section):
     keep_checkpoints: bool = Field(
         False, description="keep a finished fold's Lightning checkpoints beside its model.pt"
     )
+
+    @field_validator("fill")
+    @classmethod
+    def known_fill(cls, name: str) -> str:
+        if name not in FILLS:
+            raise ValueError(f"unknown fill {name!r}; choose from {', '.join(FILLS)}")
+        return name
 
 
 class SearchConfig(Section):
@@ -122,6 +200,12 @@ class SearchConfig(Section):
         None,
         description="Optuna storage: an RDB URL (sqlite:///..., postgresql://...) or a journal "
         "file path; null = search/studies.db in the run folder",
+    )
+    render_trials: int = Field(
+        40, ge=1, description="trials of the colour expert's render study (seconds each)"
+    )
+    render_images: int = Field(
+        400, ge=1, description="held-out images a render trial scores, at most"
     )
     cluster_studies: bool = Field(
         True, description="a study for each cluster expert too; false = only the global expert"
@@ -195,20 +279,32 @@ PRESETS: dict[str, dict[str, Any]] = {
             "loss": {"l1": 1.0, "mse": 1.0, "ssim": 1.0, "hue": 0.0},
         },
     },
-    "default": {},
+    "default": {"train": {"epochs": 8, "patience": 3}},
+    "joint": {"train": {"network": "joint"}},
     "demo": {
         "embed": {"batch_size": 16},
         "cluster": {"n_neighbors": 8, "min_cluster_size": 4},
         "folds": {"n_folds": 2},
         "search": {"trials": 2, "epochs": 2, "cluster_studies": False},
-        "train": {"image_size": 128, "batch_size": 8, "epochs": 3},
+        "train": {
+            "image_size": 128,
+            "batch_size": 8,
+            "epochs": 3,
+            "colour": {"steps_per_epoch": 60},
+        },
     },
     "smoke": {
         "embed": {"model": "efficientnet-lite", "batch_size": 8, "num_workers": 0},
         "cluster": {"n_neighbors": 5, "min_cluster_size": 3},
         "folds": {"n_folds": 2},
-        "search": {"trials": 2, "epochs": 2, "cluster_studies": False},
-        "train": {"image_size": 64, "batch_size": 4, "epochs": 1, "num_workers": 0},
+        "search": {"trials": 2, "epochs": 2, "cluster_studies": False, "render_trials": 4},
+        "train": {
+            "image_size": 64,
+            "batch_size": 4,
+            "epochs": 1,
+            "num_workers": 0,
+            "colour": {"steps_per_epoch": 20, "neighbours": 8},
+        },
     },
 }
 
@@ -222,6 +318,27 @@ def merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def with_params(settings: TrainConfig, params: dict[str, Any]) -> TrainConfig:
+    """`settings` with `params` laid over; a dotted key (`colour.chroma_gain`) names a nested
+    setting. Raises pydantic's ValidationError for a bad value."""
+    nested: dict[str, Any] = {}
+    for key, value in params.items():
+        *parents, name = key.split(".")
+        branch = nested
+        for part in parents:
+            branch = branch.setdefault(part, {})
+        branch[name] = value
+    return TrainConfig.model_validate(merged(settings.model_dump(), nested))
+
+
+def setting(settings: BaseModel, key: str) -> Any:
+    """The value of a dotted key (`colour.chroma_gain`) in `settings`."""
+    value: Any = settings
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def preset_config(name: str, data: Path) -> Config:

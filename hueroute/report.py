@@ -111,15 +111,53 @@ def router_section(run: Run) -> str:
     return text + figure_html(run, run.router_dir / "calibration.png", "reliability diagram")
 
 
+MEASURES = (
+    "S: SSIM of the whole image; M: SSIM along the lost pixels; C: correlation of the hue "
+    "histograms; score = 0.2 S + 0.4 M + 0.4 C. Strategies: baseline, the gray input with the "
+    "lost region filled by OpenCV's Telea inpainting; global, the global expert alone; routed, "
+    "the router's blend of experts; oracle, each image's own cluster expert; submitted, the "
+    "blend submit uses (routed, but only to the cluster experts chosen below)."
+)
+
+
+def choice_text(run: Run) -> str:
+    """Which cluster experts the submission routes to, and the held-out figures why."""
+    if not run.choice_json.is_file():
+        return "<p>No held-out comparison yet: submit uses the global expert alone.</p>"
+    choice = json.loads(run.choice_json.read_text())
+    if not choice["clusters"]:
+        return "<p>The run has no cluster experts: the submission is the global expert's.</p>"
+    parts = [
+        f"{html.escape(expert)} ({figures['images']} images: routed {figures['routed']:.4f}, "
+        f"global {figures['global']:.4f})"
+        for expert, figures in choice["clusters"].items()
+    ]
+    used = ", ".join(html.escape(e) for e in choice["experts"]) or "none of them"
+    return (
+        "<p>On held-out folds, each cluster's images restored routed and by the global expert "
+        f"alone: {'; '.join(parts)}. Submit routes to the cluster experts that won: "
+        f"{used}; the others' images go to the global expert.</p>"
+    )
+
+
 def scores_section(run: Run) -> str:
     path = run.report_dir / "scores.csv"
     if not path.is_file():
         return ""
     scores = pd.read_csv(path, dtype={"cluster": str})
-    wide = scores.pivot_table(
+    overall = scores[scores["cluster"] == "all"].drop(columns="cluster")
+    text = f"<p>{html.escape(MEASURES)}</p>" + table_html(overall)
+    test = overall[overall["split"] == "test"].set_index("strategy")["score"]
+    if {"submitted", "baseline"} <= set(test.index):
+        gain = test["submitted"] - test["baseline"]
+        text += (
+            f"<p>On the test split the submission scores {test['submitted']:.4f}, the "
+            f"baseline {test['baseline']:.4f} ({gain:+.4f}).</p>"
+        )
+    wide = scores[scores["cluster"] != "all"].pivot_table(
         index=["split", "cluster", "images"], columns="strategy", values="score", sort=False
-    ).reset_index()
-    return "<p>score of each way of choosing experts (detail in scores.csv)</p>" + table_html(wide)
+    )
+    return text + choice_text(run) + "<p>score per cluster</p>" + table_html(wide.reset_index())
 
 
 def samples_section(run: Run) -> str:
@@ -157,7 +195,7 @@ SECTIONS = {
     "Search": search_section,
     "Experts": experts_section,
     "Router": router_section,
-    "Global, routed and oracle scores": scores_section,
+    "Scores: baseline, global, routed, oracle, submitted": scores_section,
     "Test samples": samples_section,
 }
 
@@ -166,7 +204,7 @@ def write_report(run: Run) -> Path:
     """index.html with a section for each stage that has run; returns its path."""
     config = run.config
     body = [
-        f"<h1>hueroute run {html.escape(run.root.resolve().name)}</h1>",
+        f"<h1>hueroute report: {html.escape(run.root.resolve().name)}</h1>",
         f"<p>preset {html.escape(config.preset)}, data {html.escape(str(config.data))}, "
         f"network {config.train.network} on {html.escape(config.train.encoder)}, "
         f"{config.folds.n_folds} folds, {config.train.image_size} px.</p>",
@@ -176,7 +214,8 @@ def write_report(run: Run) -> Path:
         if content:
             body.append(f"<h2>{html.escape(title)}</h2>{content}")
     page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>hueroute report</title>"
+        f"<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>hueroute report: {html.escape(run.root.resolve().name)}</title>"
         f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
     )
     out = run.report_dir / "index.html"

@@ -12,6 +12,7 @@ from hueroute.layout import TRAIN_COLUMNS, read_table
 
 CONFIG_NAME = "config.yaml"
 NOISE = -1  # the cluster of images in no cluster, in clusters.csv
+RENDER_STUDY = "render"  # the study of the colour expert's rendering, beside the experts' own
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,11 @@ class Run:
     @property
     def report_dir(self) -> Path:
         return self.root / "report"
+
+    @property
+    def choice_json(self) -> Path:
+        """The cluster experts submit routes to, chosen by evaluate on held-out folds."""
+        return self.report_dir / "choice.json"
 
     def train_table(self) -> pd.DataFrame:
         """train.csv of the run's dataset, paths resolved and checked."""

@@ -8,6 +8,7 @@ from skimage.metrics import structural_similarity
 
 WEIGHTS = {"ssim": 0.2, "masked_ssim": 0.4, "hist": 0.4}
 MIN_MASKED_PIXELS = 7  # SSIM's default 7-pixel window
+HUE_BINS = 180  # OpenCV's 8-bit hue: degrees / 2, gray pixels in bin 0
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,19 @@ def masked_ssim(gt: np.ndarray, pred: np.ndarray, mask: np.ndarray) -> float:
     )
 
 
+def hue_channel(rgb: np.ndarray) -> np.ndarray:
+    """OpenCV's 8-bit hue (H, W) of an RGB uint8 image: 0..179."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 0]
+
+
+def hue_counts(rgb: np.ndarray) -> np.ndarray:
+    """Pixels per hue bin of an RGB uint8 image: the histogram C compares, before scaling."""
+    return np.bincount(hue_channel(rgb).ravel(), minlength=HUE_BINS)
+
+
 def hue_histogram(rgb: np.ndarray) -> np.ndarray:
     """The L2-normalised 180-bin histogram of OpenCV's hue channel."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0], None, [180], [0, 180])
+    hist = cv2.calcHist([hue_channel(rgb)], [0], None, [HUE_BINS], [0, HUE_BINS])
     return cv2.normalize(hist, hist)
 
 

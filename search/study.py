@@ -3,6 +3,7 @@
 import json
 import shutil
 import warnings
+from collections.abc import Callable
 
 import optuna
 from optuna.study import MaxTrialsCallback
@@ -64,15 +65,26 @@ def search_expert(
             f"(hueroute train RUN --expert {GLOBAL} --fold {FOLD})",
         )
     study = open_study(run, expert, url)
+    return optimize_until(study, Objective(run, expert), trials, timeout)
+
+
+def optimize_until(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    trials: int,
+    timeout: float | None = None,
+) -> optuna.Study:
+    """Run `study` until it holds `trials` finished trials across all its workers (or this
+    worker's `timeout` passes); a failing trial is recorded as failed and the study goes on."""
     left = trials - finished(study)
     if left > 0:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.optimize(
-                Objective(run, expert),
+                objective,
                 n_trials=left,
                 timeout=timeout,
-                catch=(Exception,),  # a failing trial is recorded as failed; the study goes on
+                catch=(Exception,),
                 callbacks=[MaxTrialsCallback(trials, states=FINISHED)],
                 gc_after_trial=True,
             )

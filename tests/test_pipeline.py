@@ -37,7 +37,7 @@ def test_run_goes_end_to_end_and_writes_the_zip_and_the_report(smoke_run: Path) 
         result = succeed("run", smoke_run)
     finally:
         torch.set_num_threads(threads)
-    for stage in ("search", "train", "route", "submit", "evaluate", "report"):
+    for stage in ("search", "train", "route", "evaluate", "submit", "report"):
         assert re.search(rf"{stage}\s*│\s*[\d.]+", result.stdout), stage
 
     data = smoke_run.parent / "data"
@@ -45,10 +45,14 @@ def test_run_goes_end_to_end_and_writes_the_zip_and_the_report(smoke_run: Path) 
     with zipfile.ZipFile(smoke_run / "submission.zip") as archive:
         assert sorted(archive.namelist()) == sorted(Path(p).name for p in test["input_path"])
     scores = pd.read_csv(smoke_run / "report" / "scores.csv", dtype={"cluster": str})
-    assert set(scores["strategy"]) == {"global", "routed", "oracle"}
+    strategies = {"baseline", "global", "routed", "oracle", "submitted"}
+    assert set(scores["strategy"]) == strategies
+    assert (smoke_run / "search" / "render" / "best_params.json").is_file()  # tuned in train
 
     page = (smoke_run / "report" / "index.html").read_text()
-    for title in ("Clusters", "Search", "Experts", "Router", "oracle", "Test samples"):
+    assert f"<h1>hueroute report: {smoke_run.name}</h1>" in page
+    assert "On the test split the submission scores" in page and "Submit routes" in page
+    for title in ("Clusters", "Search", "Experts", "Router", "Test samples", *strategies):
         assert title in page, title
     for source in re.findall(r'<img src="([^"]+)"', page):
         assert (smoke_run / "report" / source).resolve().is_file(), source

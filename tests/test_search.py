@@ -330,8 +330,8 @@ def test_train_uses_best_params_and_says_where_settings_came_from(
     assert "the rest from config.yaml" in result.stderr
 
     edit_config(run, "search", use_best_params=False)
-    settings, params, source = tuned_settings(Run.open(run), GLOBAL)
-    assert params == {} and source is None and settings == Run.open(run).config.train
+    settings, params, sources = tuned_settings(Run.open(run), GLOBAL)
+    assert params == {} and sources == [] and settings == Run.open(run).config.train
     result = succeed("train", run, "--expert", GLOBAL, "--fold", "1")
     assert "every setting from config.yaml (search.use_best_params is off)" in result.stderr
 
@@ -350,8 +350,8 @@ def test_cluster_experts_without_a_study_train_with_the_global_best_params(
 ) -> None:
     run = Path(shutil.copytree(searched[0], tmp_path / "run"))
     best = json.loads((run / "search" / GLOBAL / "best_params.json").read_text())["params"]
-    settings, params, source = tuned_settings(Run.open(run), "cluster0")
-    assert params == best and source == run / "search" / GLOBAL / "best_params.json"
+    settings, params, sources = tuned_settings(Run.open(run), "cluster0")
+    assert params == best and sources == [run / "search" / GLOBAL / "best_params.json"]
     assert all(getattr(settings, key) == value for key, value in best.items())
 
     edit_config(run, "search", cluster_studies=False)

@@ -22,10 +22,11 @@ from PIL import Image
 import experts.store
 import experts.train
 from experts.data import GLOBAL, PairDataset, expert_names, expert_split
-from experts.module import Restorer, to_uint8
+from experts.hue_module import HueRestorer
+from experts.module import Restorer
 from experts.networks import build_network
 from experts.store import PairStore, open_store
-from experts.train import train_expert
+from experts.train import train_expert, training_parts
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
@@ -77,9 +78,11 @@ def read_metrics(run: Path, expert: str, fold: int) -> dict[str, Any]:
 
 def steps_per_epoch(run: Path, expert: str, fold: int) -> int:
     """Optimizer steps in one epoch: full batches only, or one step when all fit in one."""
+    settings = Run.open(run).config.train
+    if settings.network == "colour":  # images drawn with replacement, a set number of batches
+        return settings.colour.steps_per_epoch
     train_ids, _ = expert_split(*run_tables(run), expert, fold)
-    batch_size = Run.open(run).config.train.batch_size
-    return len(train_ids) // batch_size if len(train_ids) > batch_size else 1
+    return len(train_ids) // settings.batch_size if len(train_ids) > settings.batch_size else 1
 
 
 def pil_luma(rgb: np.ndarray) -> np.ndarray:
@@ -427,26 +430,42 @@ def test_second_train_is_done_already_and_force_redoes_one_fold(
 # --- checkpoints and fine-tuning -----------------------------------------------------------
 
 
-def test_model_pt_restores_the_folds_held_out_predictions(
-    clustered: Clustered, store: PairStore, trained: Result
-) -> None:
-    run = Run.open(clustered.run)
-    folder = fold_dir(clustered.run, GLOBAL, 0)
+def assert_model_restores_held_out(run_folder: Path, expert: str, fold: int) -> None:
+    """The model file alone (loaded as prediction loads it) gives the held-out images back,
+    through the module that trained it."""
+    run = Run.open(run_folder)
+    folder = fold_dir(run_folder, expert, fold)
     weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
     settings = run.config.train
-    network = build_network(settings.network, settings.encoder, settings.encoder_weights)
+    network = build_network(settings, pretrained=False)
     network.load_state_dict(weights, strict=True)
     network.eval()
 
-    _, val_ids = expert_split(*run_tables(clustered.run), GLOBAL, 0)
-    dataset = PairDataset(store, store.index(val_ids), train=False, fresh=0.0)
+    train_ids, val_ids = expert_split(*run_tables(run_folder), expert, fold)
+    module, data = training_parts(run, expert, network, settings, train_ids, val_ids)
+    data.setup()
     with torch.inference_mode():
-        for index, name in enumerate(val_ids):
-            item = dataset[index]
-            pred = to_uint8(network(item["gray"][None], item["mask"][None]))[0]
-            with Image.open(folder / "oof" / f"{name}.png") as image:
-                saved = np.asarray(image.convert("RGB")).astype(int)
-            assert np.abs(pred.astype(int) - saved).max() <= 1, name
+        preds = np.concatenate([module.restore_batch(b) for b in data.val_dataloader()])
+    for pred, name in zip(preds, val_ids, strict=True):
+        with Image.open(folder / "oof" / f"{name}.png") as image:
+            saved = np.asarray(image.convert("RGB")).astype(int)
+        assert np.abs(pred.astype(int) - saved).max() <= 1, name
+
+
+def test_model_pt_restores_the_folds_held_out_predictions(
+    clustered: Clustered, trained: Result
+) -> None:
+    assert_model_restores_held_out(clustered.run, GLOBAL, 0)
+
+
+def test_the_joint_network_trains_and_restores_its_held_out_images(
+    tmp_path: Path, clustered: Clustered
+) -> None:
+    run = copy_run(clustered.run, tmp_path, with_experts=False)
+    edit_train(run, network="joint")
+    metrics = train_expert(Run.open(run), GLOBAL, 0)
+    assert metrics is not None and metrics["steps"] == steps_per_epoch(run, GLOBAL, 0)
+    assert_model_restores_held_out(run, GLOBAL, 0)
 
 
 def test_cluster_expert_starts_from_the_global_model_of_its_fold(
@@ -462,11 +481,12 @@ def test_cluster_expert_starts_from_the_global_model_of_its_fold(
     class Started(Exception):
         """Stops training once the module has its network."""
 
-    def spy(network: torch.nn.Module, *args: object) -> NoReturn:
+    def spy(network: torch.nn.Module, *args: object, **kwargs: object) -> NoReturn:
         started.append({k: v.detach().clone() for k, v in network.state_dict().items()})
         raise Started
 
     monkeypatch.setattr(experts.train, "Restorer", spy)
+    monkeypatch.setattr(experts.train, "HueRestorer", spy)
     for fold in range(SMOKE_FOLDS):
         with pytest.raises(Started):
             train_expert(Run.open(run), "cluster0", fold)
@@ -538,13 +558,14 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
 
     monkeypatch.setattr(experts.train, "RichProgressBar", RichProgressBar)
     steps: list[int] = []
-    original = Restorer.training_step
+    module = HueRestorer if Run.open(run).config.train.network == "colour" else Restorer
+    original = module.training_step
 
     def counted(self: Restorer, *args: Any) -> torch.Tensor:
         steps.append(self.trainer.global_step)
         return original(self, *args)
 
-    monkeypatch.setattr(Restorer, "training_step", counted)
+    monkeypatch.setattr(module, "training_step", counted)
     result = succeed("train", run, "--expert", GLOBAL, "--fold", "0")
     assert "global fold 0: score" in result.stderr
     assert steps == list(range(per_epoch, 2 * per_epoch))  # only the second epoch ran
@@ -587,6 +608,7 @@ def test_a_few_steps_lower_the_training_loss(tmp_path: Path, clustered: Clustere
         patience=100,
         scheduler="constant",
         lr=3e-4,
+        colour={"steps_per_epoch": 1, "neighbours": 8},
     )
     torch.manual_seed(0)  # the network's random start is drawn before the run's seed is set
     metrics = train_expert(Run.open(run), GLOBAL, 0)

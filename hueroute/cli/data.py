@@ -8,12 +8,13 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hueroute.baseline import baseline_restore
+from hueroute.baseline import BASELINE_FILL, baseline_restore
 from hueroute.batch import map_folder
 from hueroute.cli.app import Force, command
 from hueroute.dataset import make_dataset
 from hueroute.detect import detect_lost_region
 from hueroute.files import write_text_atomic
+from hueroute.fills import FILLS, fill_named
 from hueroute.layout import check_dataset
 from hueroute.progress import console, results
 from hueroute.scoring import score_predictions, summarise
@@ -72,10 +73,18 @@ def detect_masks_command(
 def baseline_command(
     inputs: Annotated[Path, typer.Argument(help="Folder of damaged gray inputs.")],
     out: Annotated[Path, typer.Argument(help="Folder for the restored RGB PNGs.")],
+    fill: Annotated[
+        str, typer.Option(help=f"Fill of the lost region: {', '.join(FILLS)}.")
+    ] = BASELINE_FILL,
     force: Force = False,
 ) -> None:
-    """Restore with the reference method: the gray input, lost region inpainted (Telea)."""
-    report_batch(out, *map_folder(inputs, out, baseline_restore, "baseline", force))
+    """Restore with the reference method: the gray input, lost region filled (Telea)."""
+    fill_named(fill)  # an unknown name fails before any work
+
+    def restore(gray: np.ndarray) -> np.ndarray:
+        return baseline_restore(gray, fill=fill)
+
+    report_batch(out, *map_folder(inputs, out, restore, f"baseline ({fill})", force))
 
 
 @command("score")

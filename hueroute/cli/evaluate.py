@@ -16,7 +16,10 @@ def evaluate_command(
     run: Annotated[Path, typer.Argument(help="Run folder with trained experts and a router.")],
     force: Force = False,
 ) -> None:
-    """Score held-out folds (and the test split when test_gt/ exists) three ways."""
+    """Score baseline, global, routed and oracle on held-out folds (and the test split when
+    test_gt/ exists); choose the cluster experts submit routes to."""
+    import json
+
     import pandas as pd
 
     from ensemble.evaluate import STRATEGIES, evaluate_run, is_done
@@ -36,8 +39,19 @@ def evaluate_command(
         cells = [
             f"{by.loc[s, 'score']:.4f} ({by.loc[s, 'S']:.2f}/{by.loc[s, 'M']:.2f}/"
             f"{by.loc[s, 'C']:.2f})"
+            if s in by.index
+            else "-"
             for s in STRATEGIES
         ]
         view.add_row(split, cluster, str(int(by["images"].iloc[0])), *cells)
     results.print(view)
     console.print(f"wrote {path} and {opened.report_dir / 'per_image.csv'}")
+    choice = json.loads(opened.choice_json.read_text()) if opened.choice_json.is_file() else {}
+    if choice.get("clusters"):
+        kept = ", ".join(choice["experts"]) or "none"
+        dropped = ", ".join(e for e in choice["clusters"] if e not in choice["experts"]) or "none"
+        results.print(
+            f"submit routes to the cluster experts that beat the global expert on their "
+            f"held-out images: {kept}; global expert instead of: {dropped} "
+            f"({opened.choice_json})"
+        )

@@ -13,23 +13,25 @@ from hueroute.cli.app import command
 from hueroute.cli.cluster import cluster_command
 from hueroute.cli.evaluate import evaluate_command
 from hueroute.cli.route import route_command
-from hueroute.cli.search import search_command
+from hueroute.cli.search import search_command, tune_command
 from hueroute.cli.submit import submit_command
 from hueroute.cli.train import train_command
 from hueroute.errors import InputError
 from hueroute.progress import console, results
 from hueroute.run import Run
 
-STAGES = ("cluster", "search", "train", "route", "submit", "evaluate", "report")
+STAGES = ("cluster", "search", "train", "route", "evaluate", "submit", "report")
 
 
 def train_all(run: Path) -> None:
-    """The global expert, then the cluster experts' studies (their trials fine-tune the global
-    expert of fold 0) when search.cluster_studies, then the cluster experts."""
+    """The global expert, the colour expert's rendering tuned on its held-out folds, then the
+    cluster experts' studies (their trials fine-tune the global expert of fold 0) when
+    search.cluster_studies, then the cluster experts."""
     from experts.data import GLOBAL
     from experts.train import run_experts
 
     train_command(run, expert=[GLOBAL])
+    tune_command(run)
     opened = Run.open(run)
     clusters = [e for e in run_experts(opened) if e != GLOBAL]
     if clusters and opened.config.search.cluster_studies:

@@ -10,7 +10,12 @@ from hueroute.cli.app import command
 from hueroute.config import settings_text
 from hueroute.errors import InputError
 from hueroute.progress import console, results
-from hueroute.run import Run
+from hueroute.run import RENDER_STUDY, Run
+
+Storage = Annotated[
+    str | None,
+    typer.Option(help="Optuna storage URL or journal file [search.storage, else SQLite]."),
+]
 
 
 @command("search")
@@ -25,10 +30,7 @@ def search_command(
     timeout: Annotated[
         float | None, typer.Option(min=0, help="Stop this worker after S seconds [search.timeout].")
     ] = None,
-    storage: Annotated[
-        str | None,
-        typer.Option(help="Optuna storage URL or journal file [search.storage, else SQLite]."),
-    ] = None,
+    storage: Storage = None,
     force: Annotated[
         bool, typer.Option("--force", help="Delete the studies and start afresh.")
     ] = False,
@@ -90,3 +92,47 @@ def search_command(
         view.add_row(name, *(str(counts[s]) for s in ("COMPLETE", "PRUNED", "FAIL")), *shown)
     results.print(view)
     console.print(f"studies: {shown_url(url)}; best settings and plots under {opened.search_dir}")
+
+
+@command("tune")
+def tune_command(
+    run: Annotated[Path, typer.Argument(help="Run folder whose global expert is trained.")],
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Finished trials to run to [search.render_trials].")
+    ] = None,
+    storage: Storage = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete the render study and start afresh.")
+    ] = False,
+) -> None:
+    """Tune how the colour expert renders (target mix, power, chroma) on held-out folds."""
+    from experts.data import GLOBAL
+    from experts.held_out import held_out_outputs
+    from experts.train import tuned_settings
+    from search.plots import plot_study
+    from search.render import open_render_study, tune_rendering
+    from search.storage import shown_url, storage_url
+    from search.study import delete_study, finished
+
+    opened = Run.open(run)
+    base = tuned_settings(opened, GLOBAL)[0]
+    if base.network != "colour":
+        console.print(f"tune: nothing to tune, train.network is {base.network}")
+        return
+    url = storage_url(opened, storage)
+    if force:
+        delete_study(opened, RENDER_STUDY, url)
+    study = open_render_study(opened, url, base)
+    wanted = trials or opened.config.search.render_trials
+    items = []
+    if finished(study) < wanted:
+        items = held_out_outputs(opened, GLOBAL, opened.config.search.render_images)
+        console.print(f"tune: rendering {len(items)} held-out images of {GLOBAL} per trial")
+    best = tune_rendering(opened, study, items, base, wanted)
+    plot_study(study, opened.search_dir / RENDER_STUDY)
+    if best is None:
+        raise InputError(shown_url(url), "the render study has no completed trial")
+    results.print(
+        f"render: best score {best['value']:.4f} (trial {best['trial']} of "
+        f"{best['finished_trials']}): {settings_text(best['params'])}"
+    )

@@ -29,8 +29,8 @@ def train_command(
     experts = expert or run_experts(opened)
     folds = fold if fold is not None and len(fold) else range(opened.config.folds.n_folds)
     for name in sorted(experts, key=lambda e: e != GLOBAL):  # clusters fine-tune global
-        settings, params, source = tuned_settings(opened, name)
-        print_sources(opened, name, params, source)
+        settings, params, sources = tuned_settings(opened, name)
+        print_sources(opened, name, params, sources)
         for k in folds:
             metrics = train_expert(opened, name, k, settings, force)
             if metrics is None:
@@ -51,9 +51,9 @@ def train_command(
     results.print(view)
 
 
-def print_sources(run: Run, expert: str, params: dict[str, Any], source: Path | None) -> None:
-    """Say where `expert`'s training settings come from: a study or config.yaml."""
-    if source is None:
+def print_sources(run: Run, expert: str, params: dict[str, Any], sources: list[Path]) -> None:
+    """Say where `expert`'s training settings come from: studies or config.yaml."""
+    if not sources:
         why = (
             "search.use_best_params is off"
             if not run.config.search.use_best_params
@@ -61,5 +61,6 @@ def print_sources(run: Run, expert: str, params: dict[str, Any], source: Path | 
         )
         console.print(f"{expert}: every setting from config.yaml ({why})")
         return
-    shown = f"{settings_text(params)} from {source.relative_to(run.root)}"
+    files = " and ".join(str(source.relative_to(run.root)) for source in sources)
+    shown = f"{settings_text(params)} from {files}"
     console.print(f"{expert}: {shown}; the rest from config.yaml")

@@ -1,0 +1,68 @@
+"""Where the colour expert's C comes from, on the test split of a trained run.
+
+    python benchmarks/colour.py RUN
+
+For each test image (the dataset needs test_gt/ and test_mask/): the correlation with the
+original's hue histogram (the score's C) of each part of the global expert's target (the
+head's expected histogram, the prior, the neighbours' histograms), of the mixed target, and
+of the rendered image; then the renderer alone: each original's own per-pixel hues drawn
+back onto its luma with the run's settings (how much of a target the drawing keeps).
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ensemble.predictor import RoutedPredictor
+from experts.colourise import colourise, target_histogram
+from experts.data import GLOBAL
+from experts.render import paint
+from hueroute.detect import detect_lost_region
+from hueroute.fills import fill_lost_region
+from hueroute.images import luma, read_gray, read_rgb
+from hueroute.run import Run
+from hueroute.score import hist_similarity, hue_channel, hue_counts
+
+PARTS = ("expected", "prior", "neighbours")
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def main(folder: Path) -> None:
+    run = Run.open(folder)
+    data = run.config.data
+    predictor = RoutedPredictor(run)
+    rows = []
+    for path in sorted((data / "test_input").glob("*.png")):
+        gray = read_gray(path)
+        truth = read_rgb(data / "test_gt" / path.name)
+        counts = hue_counts(truth)
+        mask = detect_lost_region(gray)
+        small = torch.from_numpy(np.array(gray))[None, None].float() / 255
+        seen = torch.from_numpy(mask)[None, None].float()
+        if gray.shape != (predictor.size, predictor.size):
+            raise SystemExit(f"{path}: the benchmark reads inputs at the training size")
+        with torch.inference_mode():
+            output = predictor.expert_output(GLOBAL, small, seen)
+        row = {part: correlation(getattr(output, part)[0].numpy(), counts) for part in PARTS}
+        row["target"] = correlation(target_histogram(output, predictor.colour)[0].numpy(), counts)
+        filled = fill_lost_region(gray, mask, run.config.train.fill)
+        row["rendered"] = hist_similarity(truth, colourise(output, filled, mask, predictor.colour))
+        bins = hue_channel(truth).astype(int).ravel()
+        bins[np.ptp(truth, axis=-1).ravel() == 0] = -1
+        spread = np.full(bins.shape, predictor.colour.min_spread)
+        drawn = paint(luma(truth).ravel(), bins, spread).reshape(truth.shape)
+        row["own hues drawn"] = hist_similarity(truth, drawn)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    print(f"C of each part on {len(table)} test images of {folder} (global expert):")
+    print(table.mean().to_string(float_format=lambda v: f"{v:.4f}"))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -1,0 +1,73 @@
+"""The LightningModule of the colour expert: each step reads random pixels of each image and
+learns their hue class and chroma; validation renders whole images and scores them."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from experts.colourise import colourise
+from experts.hue_net import HueNet
+from experts.module import ScoredModule, to_uint8
+from hueroute.config import TrainConfig
+
+CHROMA_LOSS_WEIGHT = 4.0  # chroma errors are small numbers; scaled to count beside the classes
+
+
+class HueRestorer(ScoredModule):
+    """Trains a HueNet's head (and its encoder, with `colour.train_encoder`). The expert's
+    memory of its training originals (prior, neighbours, and for the global expert the class
+    shapes and the global prior) is taken from the data module when fitting starts."""
+
+    network: HueNet
+
+    def __init__(self, network: HueNet, settings: TrainConfig, is_global: bool) -> None:
+        super().__init__(network, settings)
+        self.is_global = is_global
+
+    def on_fit_start(self) -> None:
+        self.remember()
+
+    def on_validation_epoch_start(self) -> None:
+        if self.settings.colour.train_encoder:  # the neighbours' features move with the encoder
+            self.remember()
+
+    def remember(self) -> None:
+        data = self.trainer.datamodule
+        histograms, keys = data.originals(data.train_ids)
+        prior = histograms.mean(0)
+        if self.is_global:
+            shapes = data.shapes(data.train_ids)
+            self.network.remember(prior, keys, histograms, shapes=shapes, global_prior=prior)
+        else:
+            self.network.remember(prior, keys, histograms)
+
+    def training_step(self, batch: dict, index: int) -> torch.Tensor:
+        maps, pooled = self.network.batch_features(batch)
+        n, _, height, width = batch["filled"].shape
+        count = self.settings.colour.points
+        ys = torch.randint(height, (n, count), device=self.device)
+        xs = torch.randint(width, (n, count), device=self.device)
+        points = torch.stack([(xs + 0.5) / width * 2 - 1, (ys + 0.5) / height * 2 - 1], -1)
+        out = self.network.point_outputs(maps, pooled, batch["filled"], batch["mask"], points)
+        rows = torch.arange(n, device=self.device)[:, None]
+        classes = batch["classes"][rows, ys, xs]
+        chroma = batch["chroma"].permute(0, 2, 3, 1)[rows, ys, xs]
+        k = self.network.classes + 1
+        class_loss = F.cross_entropy(out[..., :k].reshape(-1, k).float(), classes.reshape(-1))
+        chroma_loss = F.mse_loss(out[..., k:].float(), chroma)
+        total = class_loss + CHROMA_LOSS_WEIGHT * chroma_loss
+        self.log("train_loss", total, prog_bar=True, batch_size=n)
+        self.log_dict({"train_classes": class_loss, "train_chroma": chroma_loss}, batch_size=n)
+        return total
+
+    def restore_batch(self, batch: dict) -> np.ndarray:
+        maps, pooled = self.network.batch_features(batch)
+        output = self.network.describe(maps, pooled, batch["filled"], batch["mask"])
+        lumas = to_uint8(batch["filled"])[..., 0]
+        masks = batch["mask"][:, 0].bool().cpu().numpy()
+        return np.stack(
+            [
+                colourise(output.pick([i]), luma, mask, self.settings.colour)
+                for i, (luma, mask) in enumerate(zip(lumas, masks, strict=True))
+            ]
+        )

@@ -1,0 +1,215 @@
+"""The colour expert's network: an EfficientNet-Lite reads the filled gray image; a small head
+gives every pixel a distribution over hue classes and an expected chroma; image-level hue
+priors (the expert's own, the global expert's, and the nearest training originals') ride
+along, so that averaging outputs averages distributions."""
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hueroute.config import ColourConfig
+from hueroute.errors import InputError
+from hueroute.fills import fill_lost_region
+from hueroute.score import HUE_BINS
+from hueroute.weights import LITE_VARIANTS, load_packaged_lite
+
+GRID = 4  # px between the pixels a whole image is described at
+POINT_INPUTS = 4  # besides the features: luma, lost or not, row, distance from the middle column
+
+
+@dataclass
+class HueOutput:
+    """What a colour expert says about a batch of images; every field averages linearly."""
+
+    probabilities: torch.Tensor  # (N, K + 1, h, w): hue classes, then near-gray
+    chroma: torch.Tensor  # (N, 2, h, w): expected Cb, Cr
+    expected: torch.Tensor  # (N, 180): the head's expected hue histogram
+    prior: torch.Tensor  # (N, 180): the mean histogram of the expert's training originals
+    global_prior: torch.Tensor  # (N, 180): the same over all training originals
+    neighbours: torch.Tensor  # (N, 180): the nearest training originals' histograms
+
+    def pick(self, rows: list[int] | slice) -> "HueOutput":
+        return HueOutput(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
+def weighted_sum(items: list, weights: list[float]):
+    """Σ w·item over tensors, or field by field over HueOutputs."""
+    if isinstance(items[0], HueOutput):
+        parts = [
+            weighted_sum([getattr(i, f.name) for i in items], weights) for f in fields(HueOutput)
+        ]
+        return HueOutput(*parts)
+    return sum(w * item for w, item in zip(weights, items, strict=True))
+
+
+def lite_variant(encoder: str) -> int:
+    """0, 1 or 2 from `tu-tf_efficientnet_liteN` or `tf_efficientnet_liteN`."""
+    for variant in LITE_VARIANTS:
+        if encoder.removeprefix("tu-") == f"tf_efficientnet_lite{variant}":
+            return variant
+    raise InputError(
+        f"train.encoder={encoder}",
+        "the colour expert reads an EfficientNet-Lite: tu-tf_efficientnet_lite0, 1 or 2",
+    )
+
+
+class HueNet(nn.Module):
+    """Frozen (or trainable) EfficientNet-Lite features of the filled gray image, sampled at
+    any pixel, plus the image's pooled features, into a two-layer head."""
+
+    def __init__(
+        self,
+        encoder: str = "tu-tf_efficientnet_lite0",
+        encoder_weights: str | None = "imagenet",
+        settings: ColourConfig | None = None,
+        fill: str = "fsr-fast",
+    ) -> None:
+        super().__init__()
+        settings = settings or ColourConfig()
+        variant = lite_variant(encoder)
+        self.encoder = timm.create_model(f"tf_efficientnet_lite{variant}")
+        if encoder_weights not in (None, "imagenet"):
+            raise InputError(
+                f"train.encoder_weights={encoder_weights}",
+                "the colour expert's encoder starts from imagenet (packaged) or null",
+            )
+        if encoder_weights:
+            load_packaged_lite(self.encoder, variant)
+        self.levels = list(range(1, len(self.encoder.feature_info)))  # strides 4 to 32
+        channels = [self.encoder.feature_info[i]["num_chs"] for i in self.levels]
+        self.classes = settings.hue_classes
+        self.settings = settings
+        self.fill = fill
+        self.point = nn.Linear(sum(channels) + POINT_INPUTS, settings.hidden)
+        self.context = nn.Linear(self.encoder.num_features, settings.hidden, bias=False)
+        self.head = nn.Sequential(
+            nn.GELU(), nn.Linear(settings.hidden, 128), nn.GELU(), nn.Linear(128, self.classes + 3)
+        )
+        self.encoder.requires_grad_(settings.train_encoder)
+        even = torch.full((HUE_BINS,), 1 / HUE_BINS)
+        self.register_buffer("shapes", torch.full((self.classes + 1, HUE_BINS), 1 / HUE_BINS))
+        self.register_buffer("prior", even.clone())
+        self.register_buffer("global_prior", even.clone())
+        self.register_buffer("memory_keys", torch.zeros(0, self.encoder.num_features).half())
+        self.register_buffer("memory_hists", torch.zeros(0, HUE_BINS).half())
+
+    def train(self, mode: bool = True) -> "HueNet":
+        super().train(mode)
+        if not self.settings.train_encoder:
+            self.encoder.eval()  # frozen: its batch-norm statistics stay the pretrained ones
+        return self
+
+    def _load_from_state_dict(self, state: dict, prefix: str, *args, **kwargs) -> None:
+        for name in ("memory_keys", "memory_hists"):  # as many rows as the expert's images
+            if prefix + name in state:
+                setattr(self, name, torch.empty_like(state[prefix + name]))
+        super()._load_from_state_dict(state, prefix, *args, **kwargs)
+
+    def fill_input(self, gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) gray in [0, 1] with the lost region filled by the fill of training."""
+        images = (gray[:, 0] * 255).round().byte().cpu().numpy()
+        regions = (mask[:, 0] > 0.5).cpu().numpy()
+        filled = [fill_lost_region(g, m, self.fill) for g, m in zip(images, regions, strict=True)]
+        return torch.from_numpy(np.stack(filled))[:, None].to(gray.device, gray.dtype) / 255
+
+    def encode(self, filled: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Feature maps at strides 4 to 32 and the pooled features of the filled gray image."""
+        rgb = (filled * 2 - 1).expand(-1, 3, -1, -1)  # the range the Lite weights were trained on
+        last, maps = self.encoder.forward_intermediates(rgb, indices=self.levels)
+        return maps, self.encoder.forward_head(last, pre_logits=True)
+
+    def batch_features(self, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """A training batch's cached features, or the encoder's when none are cached."""
+        if "maps" in batch:
+            return batch["maps"], batch["pooled"]
+        return self.encode(batch["filled"])
+
+    def point_outputs(
+        self,
+        maps: list[torch.Tensor],
+        pooled: torch.Tensor,
+        filled: torch.Tensor,
+        mask: torch.Tensor,
+        points: torch.Tensor,
+    ) -> torch.Tensor:
+        """(N, P, K + 3) at `points` (N, P, 2), x and y in [-1, 1]: the class logits (near-gray
+        last), then Cb and Cr."""
+        grid = points[:, None].float()
+        sampled = [F.grid_sample(m.float(), grid, align_corners=False) for m in maps]
+        pixel = [F.grid_sample(x, grid, mode="nearest", align_corners=False)
+                 for x in (filled.float(), mask.float())]  # fmt: skip
+        where = [points[..., 1:2].float(), points[..., 0:1].float().abs()]
+        inputs = torch.cat([s[:, :, 0].transpose(1, 2) for s in sampled + pixel] + where, -1)
+        return self.head(self.point(inputs) + self.context(pooled.float())[:, None])
+
+    def describe(
+        self,
+        maps: list[torch.Tensor],
+        pooled: torch.Tensor,
+        filled: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> HueOutput:
+        """The whole output for images already filled and encoded."""
+        n, _, height, width = filled.shape
+        rows, cols = height // GRID, width // GRID
+        ys = (torch.arange(rows, device=filled.device) + 0.5) / rows * 2 - 1
+        xs = (torch.arange(cols, device=filled.device) + 0.5) / cols * 2 - 1
+        points = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(1, -1, 2)
+        out = self.point_outputs(maps, pooled, filled, mask, points.expand(n, -1, -1))
+        probabilities = out[..., : self.classes + 1].softmax(-1)
+        expected = probabilities.mean(1) @ self.shapes.float()
+        as_map = out.transpose(1, 2).reshape(n, -1, rows, cols)
+        return HueOutput(
+            probabilities=as_map[:, : self.classes + 1].softmax(1),
+            chroma=as_map[:, self.classes + 1 :].clamp(-0.5, 0.5),
+            expected=expected,
+            prior=self.prior.float().expand(n, -1),
+            global_prior=self.global_prior.float().expand(n, -1),
+            neighbours=self.neighbour_prior(pooled),
+        )
+
+    def neighbour_prior(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(N, 180): the histograms of the training originals whose gray inputs look most like
+        each image, weighted by a softmax of their cosine similarity."""
+        if len(self.memory_keys) == 0:
+            return self.prior.float().expand(len(pooled), -1)
+        similarity = F.normalize(pooled.float(), dim=1) @ self.memory_keys.float().T
+        k = min(self.settings.neighbours, similarity.shape[1])
+        top, index = similarity.topk(k, dim=1)
+        weights = (top / self.settings.neighbour_temperature).softmax(1)
+        return (weights[..., None] * self.memory_hists.float()[index]).sum(1)
+
+    def forward(self, gray: torch.Tensor, mask: torch.Tensor) -> HueOutput:
+        """Image by image, so that an image's output (and the order the renderer sorts its
+        pixels in) does not depend on the batch it came in."""
+        outputs = []
+        for one_gray, one_mask in zip(gray.split(1), mask.split(1), strict=True):
+            filled = self.fill_input(one_gray, one_mask)
+            outputs.append(self.describe(*self.encode(filled), filled, one_mask))
+        return HueOutput(
+            *(torch.cat([getattr(o, f.name) for o in outputs]) for f in fields(HueOutput))
+        )
+
+    def remember(
+        self,
+        prior: np.ndarray,
+        keys: torch.Tensor,
+        histograms: np.ndarray,
+        shapes: np.ndarray | None = None,
+        global_prior: np.ndarray | None = None,
+    ) -> None:
+        """Keep what the expert knows of its training originals: their mean histogram, their
+        pooled features with their histograms (the neighbours), and, for the global expert,
+        the class shapes and the global prior (a cluster expert keeps the global expert's)."""
+        device = self.prior.device
+        self.prior = torch.as_tensor(prior, dtype=torch.float32, device=device)
+        self.memory_keys = F.normalize(keys.float(), dim=1).half().to(device)
+        self.memory_hists = torch.as_tensor(histograms, device=device).half()
+        if shapes is not None:
+            self.shapes = torch.as_tensor(shapes, dtype=torch.float32, device=device)
+        if global_prior is not None:
+            self.global_prior = torch.as_tensor(global_prior, dtype=torch.float32, device=device)

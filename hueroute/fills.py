@@ -1,0 +1,94 @@
+"""Fills of the lost region, by name: OpenCV's inpainting and push-pull interpolation.
+
+Every fill maps a gray uint8 image and its lost-region mask to the image with the masked
+pixels replaced and every other pixel kept.
+"""
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hueroute.errors import InputError
+
+INPAINT_RADIUS = 3  # px around a lost pixel that OpenCV's Telea and Navier-Stokes fills read
+
+Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def push_pull(gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`gray` (N, 1, H, W) with every pixel where `mask` > 0.5 filled from its surroundings.
+
+    Known pixels are averaged down a pyramid (each level weighted by how much of it is
+    known), then each level's gaps are filled from the level above on the way back up: a
+    smooth fill that follows the region's border, in a few poolings on any device.
+    """
+    known = (mask <= 0.5).to(gray.dtype)
+    levels = [(gray * known, known)]
+    while min(levels[-1][0].shape[-2:]) > 1:
+        total, weight = levels[-1]
+        levels.append(
+            (F.avg_pool2d(total, 2, ceil_mode=True), F.avg_pool2d(weight, 2, ceil_mode=True))
+        )
+    total, weight = levels[-1]
+    estimate = total / weight.clamp_min(1e-6)
+    for total, weight in reversed(levels[:-1]):
+        height, width = total.shape[-2:]  # a coarse cell covers 2 x 2 pixels, the last ones fewer
+        above = F.interpolate(estimate, scale_factor=2, mode="bilinear", align_corners=False)
+        estimate = total + (1 - weight) * above[..., :height, :width]
+    return torch.where(known > 0, gray, estimate)
+
+
+def push_pull_fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    tensor = torch.from_numpy(gray).float()[None, None] / 255
+    region = torch.from_numpy(mask).float()[None, None]
+    return (push_pull(tensor, region)[0, 0] * 255).round().byte().numpy()
+
+
+def opencv_fill(method: int) -> Fill:
+    """cv2.inpaint with `method` (Telea or Navier-Stokes)."""
+
+    def fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return cv2.inpaint(gray, mask.astype(np.uint8), INPAINT_RADIUS, method)
+
+    return fill
+
+
+def fsr_fill(quality: int) -> Fill:
+    """OpenCV contrib's frequency-selective reconstruction (its mask marks the known pixels)."""
+
+    def fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(gray)
+        cv2.xphoto.inpaint(gray, np.where(mask, 0, 255).astype(np.uint8), out, quality)
+        return out
+
+    return fill
+
+
+FILLS: dict[str, Fill] = {
+    "telea": opencv_fill(cv2.INPAINT_TELEA),
+    "ns": opencv_fill(cv2.INPAINT_NS),
+    "fsr-fast": fsr_fill(cv2.xphoto.INPAINT_FSR_FAST),
+    "fsr-best": fsr_fill(cv2.xphoto.INPAINT_FSR_BEST),
+    "push-pull": push_pull_fill,
+}
+
+
+def fill_named(name: str) -> Fill:
+    if name not in FILLS:
+        raise InputError(f"fill {name!r}", f"unknown; choose from {', '.join(FILLS)}")
+    return FILLS[name]
+
+
+def fill_lost_region(gray: np.ndarray, mask: np.ndarray, name: str = "fsr-fast") -> np.ndarray:
+    """`gray` (H, W) uint8 with the pixels where `mask` is true filled by the fill `name`."""
+    fill = fill_named(name)
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return gray.copy()
+    if mask.all():
+        raise InputError(f"fill {name!r}", "the whole image is lost: nothing to fill it from")
+    filled = fill(np.ascontiguousarray(gray, dtype=np.uint8), mask)
+    return np.where(mask, filled, gray)

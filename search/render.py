@@ -1,0 +1,92 @@
+"""The colour expert's rendering, tuned by its own study on the global expert's held-out
+outputs: how the target histogram mixes the head with the priors, its power, the chroma and
+the lost region. A trial only renders and scores, so it takes seconds, not a training."""
+
+from typing import Any
+
+import numpy as np
+import optuna
+
+from experts.colourise import colourise
+from experts.held_out import HeldOut
+from hueroute.config import ColourConfig, TrainConfig, setting, with_params
+from hueroute.run import RENDER_STUDY, Run
+from hueroute.score import score_image
+from search.storage import open_storage
+from search.study import optimize_until, write_best_params
+
+REPORTS = 8  # partial means a trial reports to the pruner
+
+
+SPACE: dict[str, tuple[float, float] | list[str]] = {  # dotted keys of the training settings
+    "colour.head_weight": (0.0, 1.0),
+    "colour.prior_weight": (0.0, 1.0),
+    "colour.neighbour_weight": (0.0, 1.0),
+    "colour.target_power": (0.5, 1.3),
+    "colour.chroma_gain": (0.0, 1.0),
+    "colour.min_spread": (1.0, 8.0),
+    "colour.lost_region": ["gray", "hue", "smooth"],
+}
+
+
+def suggest_rendering(trial: optuna.Trial) -> dict[str, Any]:
+    """A trial's rendering settings."""
+    return {
+        key: trial.suggest_categorical(key, span)
+        if isinstance(span, list)
+        else trial.suggest_float(key, *span)
+        for key, span in SPACE.items()
+    }
+
+
+def render_score(items: list[HeldOut], settings: ColourConfig, trial: optuna.Trial | None) -> float:
+    """The mean exact score of `items` rendered with `settings`; partial means go to `trial`'s
+    pruner."""
+    scores = []
+    marks = set(np.linspace(0, len(items), REPORTS + 1).astype(int)[1:-1])
+    for index, item in enumerate(items):
+        image = colourise(item.output, item.luma, item.mask, settings)
+        scores.append(score_image(item.truth, image, item.mask).score)
+        if trial is not None and index + 1 in marks:
+            trial.report(float(np.mean(scores)), index + 1)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+    return float(np.mean(scores))
+
+
+class RenderObjective:
+    """Renders the held-out images with a trial's settings laid over `base`."""
+
+    def __init__(self, items: list[HeldOut], base: TrainConfig) -> None:
+        self.items = items
+        self.base = base
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        settings = with_params(self.base, suggest_rendering(trial))
+        return render_score(self.items, settings.colour, trial)
+
+
+def open_render_study(run: Run, url: str, base: TrainConfig) -> optuna.Study:
+    """The render study in the storage at `url`; a new one first tries the settings of
+    `base`, so its best is never worse than them."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=RENDER_STUDY,
+        storage=open_storage(url),
+        sampler=optuna.samplers.TPESampler(seed=run.config.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
+        direction="maximize",
+        load_if_exists=True,
+    )
+    if not study.trials:
+        study.enqueue_trial({key: setting(base, key) for key in SPACE})
+    return study
+
+
+def tune_rendering(
+    run: Run, study: optuna.Study, items: list[HeldOut], base: TrainConfig, trials: int
+) -> dict | None:
+    """Run the render study until it holds `trials` finished trials; write and return the
+    best settings (search/render/best_params.json)."""
+    optimize_until(study, RenderObjective(items, base), trials)
+    return write_best_params(run, study)

@@ -1,0 +1,134 @@
+"""The colour expert: pixel classes and class shapes, a head that learns a colour rule, its
+memory of the training originals, and its feature cache."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from experts.data import GLOBAL
+from experts.hue_classes import class_shapes, pixel_classes
+from experts.hue_net import HueNet
+from experts.networks import build_network
+from experts.train import fold_dir, load_weights, train_expert, tuned_settings
+from hueroute.dataset import make_dataset
+from hueroute.errors import InputError
+from hueroute.images import luma, read_gray, read_rgb, write_png
+from hueroute.run import NOISE, Run
+from hueroute.score import HUE_BINS, hue_counts
+
+SIZE = 64
+BLUE, GREEN = 110, 55  # OpenCV hues (degrees / 2) of the rule's upper and lower halves
+
+
+def rule_photo(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Upper half blue, lower half green, under a random texture of brightness."""
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (size, size)), (0, 0), size / 16)
+    value = np.clip(140 + 60 * noise / noise.std(), 40, 230).astype(np.uint8)
+    hue = np.where(np.arange(size)[:, None] < size // 2, BLUE, GREEN) * np.ones((1, size))
+    hsv = np.stack([hue.astype(np.uint8), np.full((size, size), 170, np.uint8), value], -1)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+@pytest.fixture(scope="module")
+def rule_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A smoke run on photos that follow the rule, all in one group over two folds."""
+    root = tmp_path_factory.mktemp("rule")
+    rng = np.random.default_rng(0)
+    for index in range(16):
+        write_png(root / "photos" / f"p{index:02d}.png", rule_photo(rng, 96))
+    make_dataset(root / "photos", root / "data", size=SIZE, copies=1, test_fraction=0.25, seed=0)
+    run = Run.create(root / "run", root / "data", "smoke")
+    ids = run.train_table()["id"]
+    pd.DataFrame({"id": ids, "cluster": NOISE}).to_csv(run.clusters_csv, index=False)
+    pd.DataFrame({"id": ids, "fold": np.arange(len(ids)) % 2}).to_csv(run.folds_csv, index=False)
+    config = yaml.safe_load(run.root.joinpath("config.yaml").read_text())
+    config["train"].update({"epochs": 3, "lr": 3e-3, "scheduler": "constant"})
+    config["train"]["colour"]["steps_per_epoch"] = 100
+    run.root.joinpath("config.yaml").write_text(yaml.safe_dump(config))
+    return run.root
+
+
+def test_pixel_classes_are_hue_arcs_and_near_gray() -> None:
+    rgb = np.array([[[200, 40, 40], [40, 200, 40], [40, 40, 200], [120, 122, 121]]], np.uint8)
+    assert pixel_classes(rgb, 6, gray_spread=6).tolist() == [[0, 2, 4, 6]]
+    assert pixel_classes(rgb, 30, gray_spread=1).tolist()[0][3] != 30
+
+
+def test_class_shapes_are_distributions_that_keep_the_gray_spike() -> None:
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    images.append(np.full((32, 32, 3), 77, np.uint8))
+    shapes = class_shapes(images, 30, gray_spread=6)
+    assert shapes.shape == (31, HUE_BINS)
+    np.testing.assert_allclose(shapes.sum(1), 1.0)
+    assert shapes[30].argmax() == 0  # exact gray lands in bin 0
+    arcs = np.arange(HUE_BINS) * 30 // HUE_BINS
+    assert all(shapes[k][arcs != k].sum() == 0 for k in range(30))
+
+
+def test_the_head_learns_a_colour_rule_in_a_few_hundred_steps(rule_run: Path) -> None:
+    run = Run.open(rule_run)
+    metrics = train_expert(run, GLOBAL, 0)
+    assert metrics is not None and metrics["steps"] == 300
+    network = build_network(tuned_settings(run, GLOBAL)[0], pretrained=False).eval()
+    network.load_state_dict(load_weights(fold_dir(run, GLOBAL, 0) / "model.pt"))
+    held_out = pd.read_csv(fold_dir(run, GLOBAL, 0) / "oof.csv", dtype={"id": str})["id"]
+    table = run.train_table().set_index("id")
+    for name in held_out:
+        gray = read_gray(table.loc[name, "input_path"])
+        truth = read_rgb(table.loc[name, "gt_path"])
+        mask = gray != luma(truth)
+        with torch.no_grad():
+            output = network(
+                torch.from_numpy(gray.copy())[None, None].float() / 255,
+                torch.from_numpy(mask)[None, None].float(),
+            )
+        classes = output.probabilities[0].argmax(0).numpy()
+        rows = len(classes)
+        assert (classes[: rows // 2 - 1] == BLUE * 30 // HUE_BINS).mean() > 0.9
+        assert (classes[rows // 2 + 1 :] == GREEN * 30 // HUE_BINS).mean() > 0.9
+        expected = output.expected[0].numpy()
+        assert np.corrcoef(expected, hue_counts(truth))[0, 1] > 0.8
+
+
+def test_the_expert_remembers_its_training_originals(rule_run: Path) -> None:
+    run = Run.open(rule_run)
+    state = load_weights(fold_dir(run, GLOBAL, 0) / "model.pt")
+    network = build_network(run.config.train, pretrained=False)
+    network.load_state_dict(state)  # memory rows as many as the fold's training images
+    assert isinstance(network, HueNet)
+    assert len(network.memory_keys) == len(network.memory_hists) == 6
+    prior = network.prior.numpy()
+    assert prior.sum() == pytest.approx(1.0, abs=1e-4)
+    assert {int(prior.argmax()), int(np.argsort(prior)[-2])} <= set(range(50, 116))
+    torch.testing.assert_close(network.prior, network.global_prior)
+
+
+def test_features_are_cached_by_content_and_reused(rule_run: Path) -> None:
+    run = Run.open(rule_run)
+    folder = next((run.root / "cache").glob("features-*"))
+    files = sorted(folder.glob("*.npy"))
+    assert len(files) == len(run.train_table())
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    train_expert(run, GLOBAL, 1)
+    assert {f: f.stat().st_mtime_ns for f in sorted(folder.glob("*.npy"))} == stamps
+
+
+def test_a_frozen_encoder_without_pretrained_weights_is_a_clear_error(rule_run: Path) -> None:
+    run = Run.open(rule_run)
+    settings = run.config.train.model_copy(update={"encoder_weights": None})
+    model = fold_dir(run, GLOBAL, 0) / "model.pt"
+    before = model.stat().st_mtime_ns
+    with pytest.raises(InputError, match="frozen encoder must be pretrained"):
+        train_expert(run, GLOBAL, 0, settings, force=True)
+    assert model.stat().st_mtime_ns == before  # the finished fold is kept
+
+
+def test_the_colour_expert_needs_an_efficientnet_lite() -> None:
+    with pytest.raises(InputError, match="EfficientNet-Lite"):
+        HueNet("resnet34")
