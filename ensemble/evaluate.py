@@ -159,26 +159,38 @@ def summarise_scores(per_image: pd.DataFrame) -> pd.DataFrame:
     return table[["split", "cluster", "strategy", "images", *PARTS]]
 
 
-def choose_experts(held_out: pd.DataFrame) -> dict:
-    """The cluster experts submit may route to: those whose cluster's held-out images scored
-    higher routed than with the global expert alone; with the figures behind each choice."""
+def gain_z(gain: pd.Series) -> float:
+    """The mean per-image gain in standard errors of that mean (0 with fewer than two images
+    or no spread)."""
+    spread = gain.std(ddof=1) if len(gain) > 1 else 0.0
+    return float(gain.mean() / (spread / np.sqrt(len(gain)))) if spread > 0 else 0.0
+
+
+def choose_experts(held_out: pd.DataFrame, min_gain_z: float) -> dict:
+    """The cluster experts submit may route to: those whose cluster's held-out images gained
+    from routing, by more than `min_gain_z` standard errors of the per-image gain over the
+    global expert alone (a gain inside the noise of a few images is no reason to route);
+    with the figures behind each choice."""
     clusters = {}
     for cluster, group in held_out[held_out["cluster"] != NOISE].groupby("cluster"):
-        means = group.groupby("strategy")["score"].mean()
+        paired = group.pivot_table(index="id", columns="strategy", values="score")
+        z = gain_z(paired["routed"] - paired["global"])
         clusters[expert_of(int(cluster))] = {
-            "images": int((group["strategy"] == "global").sum()),
-            "global": round(float(means["global"]), 5),
-            "routed": round(float(means["routed"]), 5),
-            "used": bool(means["routed"] > means["global"]),
+            "images": len(paired),
+            "global": round(float(paired["global"].mean()), 5),
+            "routed": round(float(paired["routed"].mean()), 5),
+            "gain_z": round(z, 2),
+            "used": z > min_gain_z,
         }
-    return {"experts": [e for e, c in clusters.items() if c["used"]], "clusters": clusters}
+    used = [expert for expert, figures in clusters.items() if figures["used"]]
+    return {"experts": used, "min_gain_z": min_gain_z, "clusters": clusters}
 
 
 def evaluate_run(run: Run) -> pd.DataFrame:
     """report/scores.csv, report/per_image.csv and the experts submit routes to
     (run.choice_json); returns the scores."""
     held_out = pd.DataFrame(held_out_scores(run))
-    choice = choose_experts(held_out)
+    choice = choose_experts(held_out, run.config.route.min_gain_z)
     write_text_atomic(run.choice_json, json.dumps(choice, indent=2) + "\n")
     per_image = pd.concat(
         [held_out, pd.DataFrame(scores_of_test_split(run, set(choice["experts"])))]

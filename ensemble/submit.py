@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 import time
 import zipfile
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from ensemble.blend import blend_weights
 from ensemble.embeddings import run_embeddings
 from ensemble.predictor import RoutedPredictor
 from ensemble.router import ClusterRouter
+from experts.data import GLOBAL
+from experts.train import fold_dir, tuned_settings
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
@@ -21,7 +24,7 @@ from hueroute.images import read_gray, write_png
 from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.predictions import prediction_reader
 from hueroute.progress import track
-from hueroute.run import Run
+from hueroute.run import CONFIG_NAME, Run
 
 ROUTING_CSV = ".routing.csv"  # each prediction's expert weights, beside the PNGs
 
@@ -62,6 +65,36 @@ def chosen_experts(run: Run) -> set[str]:
         ) from error
 
 
+def file_stamp(path: Path, run: Run) -> str:
+    """A model file's place, size and modification time (retraining rewrites it); any other
+    file's place and content (some stages rewrite the same settings)."""
+    if path.suffix == ".pt":
+        stat = path.stat()
+        return f"{path.relative_to(run.root)}:{stat.st_size}:{stat.st_mtime_ns}"
+    return f"{path.relative_to(run.root)}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+
+
+def models_identity(run: Run, experts: set[str]) -> str:
+    """A digest of everything a prediction depends on besides its input: the fold models of the
+    global expert and of `experts`, the settings, tuned parameters, router and choice. A model
+    retrained, deleted or re-tuned gives a new digest (a missing model is a clear error)."""
+    stamps = [file_stamp(run.root / CONFIG_NAME, run)]
+    for expert in [GLOBAL, *sorted(experts)]:
+        for fold in range(run.config.folds.n_folds):
+            model = fold_dir(run, expert, fold) / "model.pt"
+            if not model.is_file():
+                raise InputError(model, "missing: run `hueroute train` first")
+            stamps.append(file_stamp(model, run))
+        stamps += [file_stamp(path, run) for path in tuned_settings(run, expert)[2]]
+    others = [run.choice_json, run.router_dir / "router.json", run.router_dir / "model.txt"]
+    stamps += [file_stamp(path, run) for path in others if path.is_file()]
+    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()
+
+
+def input_digests(inputs: list[Path]) -> list[str]:
+    return [hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs]
+
+
 def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> dict[str, float]:
     """Route and restore `table`'s inputs into `out`; returns each expert's blend share."""
     router = ClusterRouter.load(run.router_dir)
@@ -85,7 +118,13 @@ def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> 
         restored = predictor.restore(grays, masks, {"routed": [blends[i] for i in chunk]})
         for i, image in zip(chunk, restored["routed"], strict=True):
             write_png(out / names[i], image)
-    routing = pd.DataFrame({"name": names, "weights": [json.dumps(b) for b in blends]})
+    routing = pd.DataFrame(
+        {
+            "name": names,
+            "input": input_digests(inputs),
+            "weights": [json.dumps(b) for b in blends],
+        }
+    )
     kept = out / ROUTING_CSV  # of earlier, interrupted calls
     if kept.exists():
         routing = pd.concat([pd.read_csv(kept), routing]).drop_duplicates("name", keep="last")
@@ -122,8 +161,20 @@ def submit_run(run: Run, test_csv: Path | None, out: Path | None, force: bool) -
     table = read_table(csv, TEST_COLUMNS)
     names = output_names(table, csv)
     where = hashlib.sha256(str(csv.resolve()).encode()).hexdigest()[:8]
-    folder = run.predictions_dir / f"{csv.stem}-{where}"  # one folder per test.csv
-    todo = np.array([force or not (folder / name).exists() for name in names])
+    made_by = models_identity(run, chosen_experts(run))[:12]
+    folder = run.predictions_dir / f"{csv.stem}-{where}-{made_by}"  # per test.csv and models
+    for stale in run.predictions_dir.glob(f"{csv.stem}-{where}-*"):
+        if stale != folder:  # made by models or settings that have changed since
+            shutil.rmtree(stale)
+    routing = folder / ROUTING_CSV  # which input each kept PNG was restored from
+    made = pd.read_csv(routing).set_index("name")["input"] if routing.is_file() else {}
+    now = input_digests([Path(p) for p in table["input_path"]])
+    todo = np.array(
+        [
+            force or not (folder / name).exists() or made.get(name) != digest
+            for name, digest in zip(names, now, strict=True)
+        ]
+    )
     started = time.perf_counter()
     shares = (
         predict_rows(run, table[todo].reset_index(drop=True), list(np.array(names)[todo]), folder)

@@ -54,7 +54,7 @@ def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[H
         train_ids, val_ids = expert_split(clusters, folds, expert, fold)
         picked = spread_pick(val_ids, -(-limit // n_folds))
         data = HueDataModule(
-            run.train_table(), run.root / "cache", train_ids, picked, network, settings
+            run.train_table(), run.features_dir, train_ids, picked, network, settings
         )
         data.setup()
         network.eval()

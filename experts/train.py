@@ -26,9 +26,10 @@ from experts.hue_net import HueNet
 from experts.module import Restorer, ScoredModule, to_uint8
 from experts.networks import build_network
 from hueroute.config import TrainConfig, describe_error, with_params
-from hueroute.errors import InputError
+from hueroute.errors import InputError, Interrupted
 from hueroute.files import atomic_path, write_text_atomic
 from hueroute.images import write_png
+from hueroute.progress import console
 from hueroute.run import RENDER_STUDY, Run
 from hueroute.score import score_image
 
@@ -127,6 +128,19 @@ def checked_split(
     return expert_split(clusters, folds, expert, fold)
 
 
+class SayWhereItStarts(Callback):
+    """Print whether a fold starts afresh or resumes, and after how many epochs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def on_train_start(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.ckpt_path:
+            console.print(f"resuming {self.name} after {trainer.current_epoch} finished epochs")
+        else:
+            console.print(f"starting {self.name}")
+
+
 class ValidateAtMaxSteps(Callback):
     """End training at `max_steps` by `should_stop`, so that a last, partial epoch is still
     validated (Lightning skips validation when max_steps cuts an epoch short)."""
@@ -155,8 +169,10 @@ def fit_expert(
     gpu = torch.cuda.is_available()
     if gpu:
         module = module.to(memory_format=torch.channels_last)
-    best = ModelCheckpoint(
-        dirpath=folder, filename="best", monitor="val_score", mode="max", save_last=True
+    best = ModelCheckpoint(dirpath=folder, filename="best", monitor="val_score", mode="max")
+    last = folder / "last.ckpt"
+    every_epoch = ModelCheckpoint(  # last.ckpt after every epoch, improved or not
+        dirpath=folder, filename=last.stem, every_n_epochs=1, enable_version_counter=False
     )
     trainer = L.Trainer(
         max_epochs=settings.epochs,
@@ -164,6 +180,8 @@ def fit_expert(
         max_time=timedelta(minutes=settings.max_minutes) if settings.max_minutes else None,
         callbacks=[
             best,
+            every_epoch,
+            SayWhereItStarts(f"{expert} fold {fold}"),
             EarlyStopping(monitor="val_score", mode="max", patience=settings.patience),
             ValidateAtMaxSteps(),
             RichProgressBar(),
@@ -176,9 +194,16 @@ def fit_expert(
         enable_model_summary=False,
         default_root_dir=folder,
     )
-    last = folder / "last.ckpt"
     started = time.perf_counter()
-    trainer.fit(module, data, ckpt_path=last if last.exists() else None)
+    try:
+        trainer.fit(module, data, ckpt_path=last if last.exists() else None)
+    except SystemExit as stop:  # how Lightning ends a fit after Ctrl-C
+        if not trainer.interrupted:
+            raise
+        kept = f"{trainer.current_epoch} finished epochs in {last}" if last.exists() else "no epoch"
+        raise Interrupted(
+            f"interrupted: {expert} fold {fold} keeps {kept}; run the same command again to resume"
+        ) from stop
     return Fitted(module, data, val_ids, trainer, best, time.perf_counter() - started)
 
 
@@ -192,7 +217,7 @@ def training_parts(
 ) -> tuple[ScoredModule, L.LightningDataModule]:
     """The LightningModule and data module that train `network`: the colour expert's, or the
     image-to-image restorers'."""
-    cache = run.root / "cache"
+    cache = run.features_dir
     if isinstance(network, HueNet):
         data = HueDataModule(run.train_table(), cache, train_ids, val_ids, network, settings)
         return HueRestorer(network, settings, is_global=expert == GLOBAL), data

@@ -232,6 +232,12 @@ class RouteConfig(Section):
     min_probability: float = Field(
         0.5, ge=0.0, le=1.0, description="below this top probability an image goes to global"
     )
+    min_gain_z: float = Field(
+        2.0,
+        ge=0.0,
+        description="submit routes to a cluster's expert only where its held-out images gain "
+        "this many standard errors of the per-image gain over the global expert",
+    )
 
 
 class PredictConfig(Section):

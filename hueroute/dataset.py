@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from hueroute.degrade import degrade, random_degradation
+from hueroute.degrade import MIN_BOX, degrade, random_degradation
 from hueroute.errors import InputError
 from hueroute.files import list_images
 from hueroute.images import png_bytes, read_rgb
-from hueroute.progress import track
+from hueroute.progress import console, track
+
+MIN_PHOTO_SIDE = MIN_BOX  # a photo smaller than the competition's smallest box is refused
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,34 @@ def square(path: Path, size: int) -> np.ndarray:
     left, top = (image.width - side) // 2, (image.height - side) // 2
     image = image.crop((left, top, left + side, top + side))
     return np.asarray(image.resize((size, size), Image.Resampling.LANCZOS))
+
+
+def photo_problem(path: Path) -> str | None:
+    """Why a photo cannot make pairs (unreadable, or under MIN_PHOTO_SIDE), else None."""
+    try:
+        height, width = read_rgb(path).shape[:2]
+    except InputError as error:
+        return error.problem
+    if min(height, width) < MIN_PHOTO_SIDE:
+        return f"is {width} x {height} px, under the {MIN_PHOTO_SIDE} px a photo needs"
+    return None
+
+
+def usable_photos(photos: Path, skip_bad: bool) -> list[Path]:
+    """Every photo under `photos`, each checked first: an error listing every bad one and why,
+    or with `skip_bad` a warning and the rest."""
+    sources = list_images(photos, recursive=True)
+    problems = {path: photo_problem(path) for path in track(sources, "checking photos")}
+    bad = {path: problem for path, problem in problems.items() if problem}
+    if not bad:
+        return sources
+    listing = "; ".join(f"{path.relative_to(photos)} {problem}" for path, problem in bad.items())
+    if not skip_bad or len(bad) == len(sources):
+        hint = "" if skip_bad else " (--skip-bad leaves them out)"
+        problem = f"{len(bad)} of {len(sources)} photos are unusable{hint}: {listing}"
+        raise InputError(photos, problem)
+    console.print(f"skipping {len(bad)} of {len(sources)} photos: {listing}", highlight=False)
+    return [path for path in sources if path not in bad]
 
 
 def plan(photos: list[Path], copies: int, test_fraction: float, seed: int) -> list[Job]:
@@ -95,8 +125,10 @@ def make_dataset(
     test_fraction: float = 0.2,
     seed: int = 0,
     force: bool = False,
+    skip_bad: bool = False,
 ) -> pd.DataFrame:
-    """Write `out` in the competition layout (plus test_gt/ and test_mask/); return sources.csv."""
+    """Write `out` in the competition layout (plus test_gt/ and test_mask/); return sources.csv.
+    Every photo is checked first (`skip_bad` leaves the unusable ones out)."""
     if size < 32:
         raise InputError(out, f"--size {size} is too small (at least 32 px)")
     if copies < 1:
@@ -107,7 +139,7 @@ def make_dataset(
         raise InputError(out, "exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not force:
         raise InputError(out, "already exists and is not empty (use --force to replace it)")
-    sources = list_images(photos, recursive=True)
+    sources = usable_photos(photos, skip_bad)
     jobs = plan(sources, copies, test_fraction, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

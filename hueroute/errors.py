@@ -1,4 +1,4 @@
-"""The one error type every stage raises for bad input."""
+"""The error every stage raises for bad input, and the interruption of resumable work."""
 
 from pathlib import Path
 
@@ -10,3 +10,7 @@ class InputError(Exception):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during work that resumes: the message says what was kept and how to go on."""

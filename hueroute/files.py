@@ -26,14 +26,24 @@ def check_name(name: str, source: str | Path) -> str:
     return name
 
 
-def resolve_inside(base: Path, relative: str, source: str | Path) -> Path:
-    """Resolve `relative` against `base`, refusing any path that escapes `base`."""
-    if not relative or "\0" in relative or Path(relative).is_absolute():
-        raise InputError(source, f"path {relative!r} must be relative to {base}")
-    path = (base / relative).resolve()
+def resolve_input(base: Path, given: str, source: str | Path) -> Path:
+    """An input file's path: an absolute one as given (the user's choice), a relative one
+    resolved against `base` and refused if it escapes `base`."""
+    if not given or "\0" in given:
+        raise InputError(source, f"path {given!r} is not a file path")
+    if Path(given).is_absolute():
+        return Path(given).resolve()
+    path = (base / given).resolve()
     if not path.is_relative_to(base.resolve()):
-        raise InputError(source, f"path {relative!r} escapes the folder {base}")
+        raise InputError(source, f"path {given!r} escapes the folder {base.resolve()}")
     return path
+
+
+def created_mode() -> int:
+    """The permissions a new file gets from the process's umask (0o644 under umask 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextmanager
@@ -46,6 +56,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        tmp_path.chmod(created_mode())  # a temporary file is private; the output is not
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from hueroute.errors import InputError
-from hueroute.files import check_name, resolve_inside
+from hueroute.files import check_name, resolve_input
 from hueroute.images import read_gray, read_rgb
 from hueroute.progress import track
 
@@ -26,14 +26,18 @@ def read_table(csv: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         raise InputError(csv, f"missing column(s) {', '.join(missing)} (expected {columns})")
     if table.empty:
         raise InputError(csv, "has no rows")
-    duplicated = table["id"][table["id"].duplicated()]
-    if len(duplicated):
-        raise InputError(csv, f"duplicate id {duplicated.iloc[0]!r}")
+    repeated = table.index[table["id"].duplicated()]
+    if len(repeated):
+        line = repeated[0] + 2  # the header is line 1
+        first = table.index[table["id"] == table["id"][repeated[0]]][0] + 2
+        raise InputError(
+            csv, f"line {line} repeats id {table['id'][repeated[0]]!r} of line {first}"
+        )
     base = csv.parent
     for row, record in enumerate(table.itertuples(index=False), start=2):
         check_name(record.id, f"{csv} line {row}")
         for column in columns[1:]:
-            path = resolve_inside(base, getattr(record, column), f"{csv} line {row}")
+            path = resolve_input(base, getattr(record, column), f"{csv} line {row}")
             if not path.is_file():
                 raise InputError(
                     csv, f"line {row} (id {record.id}): {column} {path} does not exist"

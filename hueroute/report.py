@@ -129,14 +129,15 @@ def choice_text(run: Run) -> str:
         return "<p>The run has no cluster experts: the submission is the global expert's.</p>"
     parts = [
         f"{html.escape(expert)} ({figures['images']} images: routed {figures['routed']:.4f}, "
-        f"global {figures['global']:.4f})"
+        f"global {figures['global']:.4f}, gain {figures['gain_z']:.1f} standard errors)"
         for expert, figures in choice["clusters"].items()
     ]
     used = ", ".join(html.escape(e) for e in choice["experts"]) or "none of them"
     return (
         "<p>On held-out folds, each cluster's images restored routed and by the global expert "
-        f"alone: {'; '.join(parts)}. Submit routes to the cluster experts that won: "
-        f"{used}; the others' images go to the global expert.</p>"
+        f"alone: {'; '.join(parts)}. Submit routes to the cluster experts whose gain is more than "
+        f"{choice['min_gain_z']:g} standard errors: {used}; the others' images go to the global "
+        "expert.</p>"
     )
 
 

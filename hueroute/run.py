@@ -1,5 +1,6 @@
 """The run folder: one directory every stage reads from and writes to."""
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,19 @@ from hueroute.layout import TRAIN_COLUMNS, read_table
 CONFIG_NAME = "config.yaml"
 NOISE = -1  # the cluster of images in no cluster, in clusters.csv
 RENDER_STUDY = "render"  # the study of the colour expert's rendering, beside the experts' own
+EMBEDDINGS_DIR, FEATURES_DIR = "embeddings", "cache"  # keyed by image content: kept on --force
+
+
+def clear_outputs(root: Path) -> None:
+    """Delete everything a run folder holds but its content-addressed caches."""
+    if root.is_dir():
+        for entry in root.iterdir():
+            if entry.name in (EMBEDDINGS_DIR, FEATURES_DIR):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,12 @@ class Run:
 
     @property
     def embeddings_dir(self) -> Path:
-        return self.root / "embeddings"
+        return self.root / EMBEDDINGS_DIR
+
+    @property
+    def features_dir(self) -> Path:
+        """The colour experts' encoder features, cached by image content."""
+        return self.root / FEATURES_DIR
 
     @property
     def clusters_csv(self) -> Path:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from hueroute.cli import app
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
-from hueroute.files import check_name, resolve_inside
+from hueroute.files import check_name, resolve_input, write_text_atomic
 
 BAD_INPUT = 2
 SIZE = 64
@@ -351,8 +351,8 @@ def escaping_gt_after_subfolder(data: Path) -> None:
     set_cell(data / "train.csv", "gt_path", "./train_gt/../../x.png")
 
 
-def absolute_input(data: Path) -> None:
-    set_cell(data / "train.csv", "input_path", "/etc/passwd")
+def absolute_missing_input(data: Path) -> None:
+    set_cell(data / "train.csv", "input_path", str(data.parent / "elsewhere" / "x.png"))
 
 
 def empty_train_csv(data: Path) -> None:
@@ -388,12 +388,12 @@ def text_test_input(data: Path) -> None:
     [
         (drop_gt_column, ["train.csv"], ["missing column", "gt_path"]),
         (delete_gt_file, ["train.csv", "TRAIN_00000.png"], ["does not exist"]),
-        (duplicate_id, ["train.csv"], ["duplicate id", "TRAIN_00001"]),
+        (duplicate_id, ["train.csv", "line 3", "line 2"], ["repeats id", "TRAIN_00001"]),
         (dotdot_id, ["train.csv", "line 2"], ["../x", "plain file name"]),
         (hidden_test_id, ["test.csv", "line 2"], [".hidden", "plain file name"]),
         (escaping_input, ["train.csv", "line 2"], ["../../etc/passwd", "escapes"]),
         (escaping_gt_after_subfolder, ["train.csv", "line 2"], ["escapes"]),
-        (absolute_input, ["train.csv", "line 2"], ["/etc/passwd", "relative"]),
+        (absolute_missing_input, ["train.csv", "line 2", "elsewhere/x.png"], ["does not exist"]),
         (empty_train_csv, ["train.csv"], ["readable CSV"]),
         (header_only_test_csv, ["test.csv"], ["no rows"]),
         (colour_train_input, ["train_input/TRAIN_00000.png"], ["single-channel"]),
@@ -582,6 +582,40 @@ def test_make_dataset_corrupt_photo(photos_copy: Path, tmp_path: Path, existing:
     assert temporaries(tmp_path) == []
 
 
+def spoil_three_photos(photos: Path) -> list[str]:
+    """A truncated JPEG, a text file named .png and a 1 x 1 image beside the good photos."""
+    truncate(Path(shutil.copy(photos / "photo3.jpg", photos / "cut.jpg")))
+    (photos / "notes.png").write_text("not an image\n")
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(photos / "dot.png")
+    return ["cut.jpg", "notes.png", "dot.png"]
+
+
+def test_make_dataset_lists_every_bad_photo_before_writing(
+    photos_copy: Path, tmp_path: Path
+) -> None:
+    bad = spoil_three_photos(photos_copy)
+    before = snapshot(tmp_path)
+    result = run("make-dataset", photos_copy, tmp_path / "out", "--size", SIZE)
+    assert_clear_error(result, "3 of 7 photos are unusable", "--skip-bad", *bad)
+    assert "readable" in result.output and "1 x 1 px" in result.output
+    assert snapshot(tmp_path) == before
+
+
+def test_make_dataset_skip_bad_writes_a_dataset_that_passes_check(
+    photos_copy: Path, tmp_path: Path
+) -> None:
+    bad = spoil_three_photos(photos_copy)
+    out = tmp_path / "out"
+    args = ("--size", SIZE, "--test-fraction", 0.5, "--skip-bad")
+    result = run("make-dataset", photos_copy, out, *args)
+    assert result.exit_code == 0, result.output
+    assert "skipping 3 of 7 photos" in result.output
+    assert all(name in result.output for name in bad)
+    sources = pd.read_csv(out / "sources.csv")
+    assert sorted(sources["source"]) == [f"photo{i}.jpg" for i in range(4)]
+    assert run("check", out).exit_code == 0
+
+
 @pytest.mark.parametrize(
     ("option", "value", "word"),
     [
@@ -663,36 +697,63 @@ def test_check_name_accepts(name: str) -> None:
         ("..", "escapes"),
         ("sub/../../x", "escapes"),
         ("./sub/../../base/../x", "escapes"),
-        ("/etc/passwd", "relative"),
-        ("", "relative"),
+        ("", "not a file path"),
     ],
 )
-def test_resolve_inside_refuses(tmp_path: Path, relative: str, word: str) -> None:
+def test_resolve_input_refuses(tmp_path: Path, relative: str, word: str) -> None:
     base = tmp_path / "base"
     (base / "sub").mkdir(parents=True)
     with pytest.raises(InputError) as caught:
-        resolve_inside(base, relative, "list.csv")
+        resolve_input(base, relative, "list.csv")
     assert caught.value.path == "list.csv"
     assert word in caught.value.problem and repr(relative) in caught.value.problem
+
+
+def test_an_escape_names_the_real_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as caught:
+        resolve_input(Path("."), "../x", "list.csv")
+    assert str(tmp_path.resolve()) in caught.value.problem
 
 
 @pytest.mark.parametrize(
     ("relative", "inside"),
     [("x", "x"), ("./sub/x", "sub/x"), ("sub/../x", "x"), ("sub//x", "sub/x")],
 )
-def test_resolve_inside_accepts(tmp_path: Path, relative: str, inside: str) -> None:
+def test_resolve_input_accepts(tmp_path: Path, relative: str, inside: str) -> None:
     base = tmp_path / "base"
     (base / "sub").mkdir(parents=True)
-    assert resolve_inside(base, relative, "list.csv") == (base / inside).resolve()
+    assert resolve_input(base, relative, "list.csv") == (base / inside).resolve()
 
 
-def test_resolve_inside_refuses_symlink_out(tmp_path: Path) -> None:
+def test_an_absolute_input_path_is_the_users_choice(data: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "elsewhere" / "TRAIN_00000.png"
+    moved.parent.mkdir()
+    shutil.move(data / "train_input" / "TRAIN_00000.png", moved)
+    set_cell(data / "train.csv", "input_path", str(moved))
+    assert resolve_input(data, str(moved), "train.csv") == moved.resolve()
+    assert run("check", data).exit_code == 0
+
+
+def test_resolve_input_refuses_symlink_out(tmp_path: Path) -> None:
     base, outside = tmp_path / "base", tmp_path / "outside"
     base.mkdir()
     outside.mkdir()
     (base / "link").symlink_to(outside, target_is_directory=True)
     with pytest.raises(InputError, match="escapes"):
-        resolve_inside(base, "link/x.png", "list.csv")
+        resolve_input(base, "link/x.png", "list.csv")
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_get_the_users_normal_permissions(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
+    before = os.umask(umask)
+    try:
+        write_text_atomic(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(before)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == mode
 
 
 # --- names and files that once slipped past the checks ---------------------------------------

@@ -1,6 +1,7 @@
 """The foundation commands end to end on a dataset made from the bundled samples."""
 
 import json
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hueroute.cli import app
+from hueroute.cli.app import COMMAND_ORDER
 from hueroute.data import samples_dir
 
 runner = CliRunner()
@@ -74,3 +76,25 @@ def test_make_baseline_detect_and_score(tmp_path: Path) -> None:
     assert "score" in invoke(
         "score", data / "test_gt", tmp_path / "restored", "--masks", data / "test_mask"
     )
+
+
+def test_help_lists_commands_in_pipeline_order_with_plain_flags_and_defaults() -> None:
+    listed = [
+        line.split()[0]
+        for line in invoke("--help").split("Commands:")[1].splitlines()
+        if line.startswith("  ") and not line.startswith("   ")
+    ]
+    assert listed == list(COMMAND_ORDER)
+    assert set(app_commands()) == set(COMMAND_ORDER)
+    search = " ".join(invoke("search", "--help").split())
+    assert "<bool>" not in search and "--force Delete" in search
+    assert "(default: search.trials)" in search
+    assert "[default: report]" in invoke("run", "--help")
+
+
+def test_version() -> None:
+    assert invoke("--version").strip() == f"hueroute {version('hueroute')}"
+
+
+def app_commands() -> list[str]:
+    return [info.name for info in app.registered_commands]

@@ -16,6 +16,7 @@ from PIL import Image
 from sklearn.base import clone
 
 from ensemble.blend import blend_weights, oracle_weights
+from ensemble.evaluate import choose_experts
 from ensemble.predictor import RoutedPredictor, shrunk_input
 from ensemble.router import ClusterRouter
 from ensemble.submit import check_zip, output_names
@@ -120,6 +121,32 @@ def test_experts_not_chosen_give_their_weight_to_global() -> None:
     assert blends[0] == pytest.approx({GLOBAL: 2 / 3, "cluster1": 1 / 3})
     assert blends[1] == pytest.approx({GLOBAL: 0.2, "cluster1": 0.8})
     assert blend_weights(probabilities, classes, 2, 0.0, allowed=set())[1] == {GLOBAL: 1.0}
+
+
+def test_a_cluster_expert_is_chosen_only_for_a_clear_held_out_gain() -> None:
+    rng = np.random.default_rng(0)
+    rows = []
+    gains = {
+        0: 0.02 + rng.normal(0, 0.01, 40),  # clear gain
+        1: 0.002 + rng.normal(0, 0.05, 40),  # a mean gain inside the noise
+        2: -0.02 + rng.normal(0, 0.01, 40),  # a loss
+        NOISE: 0.5 + rng.normal(0, 0.01, 40),  # noise has no expert to choose
+    }
+    for cluster, gain in gains.items():
+        for index, delta in enumerate(gain):
+            image = f"{cluster}-{index}"
+            rows.append({"id": image, "cluster": cluster, "strategy": "global", "score": 0.5})
+            rows.append(
+                {"id": image, "cluster": cluster, "strategy": "routed", "score": 0.5 + delta}
+            )
+    choice = choose_experts(pd.DataFrame(rows), min_gain_z=2.0)
+    assert choice["experts"] == ["cluster0"]
+    assert set(choice["clusters"]) == {"cluster0", "cluster1", "cluster2"}
+    assert choice["clusters"]["cluster0"]["gain_z"] > 2
+    assert choice["clusters"]["cluster1"]["routed"] > choice["clusters"]["cluster1"]["global"]
+    assert abs(choice["clusters"]["cluster1"]["gain_z"]) < 2
+    assert choice["clusters"]["cluster2"]["gain_z"] < 0
+    assert choose_experts(pd.DataFrame(rows), min_gain_z=0.0)["experts"] == ["cluster0", "cluster1"]
 
 
 def test_oracle_sends_each_image_to_its_own_cluster() -> None:
@@ -262,6 +289,37 @@ def test_submit_resumes_an_interrupted_prediction(trained_run: Path, tmp_path: P
     assert "restored 1 images" in resumed.stderr
     assert first.read_bytes() == before  # the same models give the same picture
     assert zipfile.ZipFile(tmp_path / "again.zip").namelist()
+
+
+def test_a_retrained_or_deleted_model_never_leaves_an_old_zip(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    run = copied(trained_run, tmp_path)
+    data = Run.open(run).config.data
+    own = tmp_path / "test"  # a private test split, rewritten below
+    shutil.copytree(data / "test_input", own / "test_input")
+    shutil.copy(data / "test.csv", own / "test.csv")
+    submit = ("submit", run, "--test-csv", own / "test.csv")
+    first = succeed(*submit)
+    names = zipfile.ZipFile(run / "submission.zip").namelist()
+    assert f"restored {len(names)} images" in first.stderr
+
+    model = run / "experts" / GLOBAL / "fold0" / "model.pt"
+    weights = torch.load(model, weights_only=True)
+    model.unlink()  # a hard link to the shared run's weights: never write into it
+    torch.save({k: v + 0.01 if v.is_floating_point() else v for k, v in weights.items()}, model)
+    retrained = succeed(*submit)
+    assert f"restored {len(names)} images" in retrained.stderr and "kept" not in retrained.stderr
+    assert len(list((run / "predictions").iterdir())) == 1  # the old models' images are gone
+
+    source = own / read_table(own / "test.csv", TEST_COLUMNS)["input_path"][0]
+    Image.fromarray(255 - read_gray(source)).save(source)  # replaced under the same name
+    assert "restored 1 images" in succeed(*submit).stderr
+
+    shutil.rmtree(run / "experts")
+    (run / "submission.zip").unlink()
+    assert_clear_error(invoke(*submit), "model.pt", "missing", "hueroute train")
+    assert not (run / "submission.zip").exists()
 
 
 def test_inputs_of_another_size_than_the_training_size(trained_run: Path, tmp_path: Path) -> None:
@@ -433,9 +491,11 @@ def test_evaluate_scores_baseline_global_routed_oracle_and_submitted_per_cluster
         means = members.groupby("strategy")["score"].mean()
         assert figures["global"] == pytest.approx(means["global"], abs=1e-4)
         assert figures["routed"] == pytest.approx(means["routed"], abs=1e-4)
-        assert (
-            figures["used"] == (expert in choice["experts"]) == (means["routed"] > means["global"])
-        )
+        gain = members.pivot_table(index="id", columns="strategy", values="score")
+        gain = gain["routed"] - gain["global"]
+        z = gain.mean() / (gain.std() / np.sqrt(len(gain))) if gain.std() > 0 else 0.0
+        assert figures["gain_z"] == pytest.approx(z, abs=0.01)
+        assert figures["used"] == (expert in choice["experts"]) == (z > choice["min_gain_z"])
 
     again = succeed("evaluate", run)
     assert "done already" in again.stderr and "routed" in again.stdout

@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
+from hueroute.cli import pipeline
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.layout import TEST_COLUMNS, read_table
+from hueroute.run import Run
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -70,3 +72,26 @@ def test_run_again_has_nothing_left_to_do(smoke_run: Path) -> None:
 
 def test_unknown_stage_is_a_clear_error(smoke_run: Path) -> None:
     assert_clear_error(invoke("run", smoke_run, "--until", "polish"), "--until polish", "stage")
+
+
+def test_demo_force_starts_afresh_but_keeps_the_content_caches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stages = []
+    monkeypatch.setattr(pipeline, "run_stages", lambda run, until: stages.append((run, until)))
+    out = tmp_path / "demo"
+    run = out / "run"
+    for kept in ("embeddings/key/ab.npy", "cache/features/cd.npy"):
+        (run / kept).parent.mkdir(parents=True)
+        (run / kept).write_bytes(b"cached")
+    (run / "experts" / "global").mkdir(parents=True)
+    (run / "submission.zip").write_bytes(b"old")
+    (run / "config.yaml").write_text("old: settings\n")
+
+    succeed("demo", "--out", out, "--force")
+    assert stages == [(run, "report")]
+    assert (run / "embeddings/key/ab.npy").read_bytes() == b"cached"
+    assert (run / "cache/features/cd.npy").read_bytes() == b"cached"
+    assert not (run / "experts").exists() and not (run / "submission.zip").exists()
+    assert Run.open(run).config.preset == "demo"
+    assert (out / "data" / "train.csv").is_file()

@@ -595,6 +595,45 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
             assert all(torch.equal(network[key], weights[key]) for key in weights)
 
 
+def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
+    tmp_path: Path, clustered: Clustered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = copy_run(clustered.run, tmp_path, with_experts=False)
+    edit_train(run, epochs=3, patience=10, max_steps=None)
+    folder = fold_dir(run, GLOBAL, 0)
+    per_epoch = steps_per_epoch(run, GLOBAL, 0)
+
+    class WorseEachEpochThenCtrlC(RichProgressBar):
+        """The first epoch is the best one; Ctrl-C in the third."""
+
+        def on_validation_end(self, trainer: Any, *args: Any) -> None:
+            trainer.callback_metrics["val_score"] = torch.tensor(-float(trainer.current_epoch))
+            super().on_validation_end(trainer, *args)
+
+        def on_train_batch_start(self, trainer: Any, *args: Any) -> None:
+            if trainer.current_epoch == 2:
+                raise KeyboardInterrupt
+            super().on_train_batch_start(trainer, *args)
+
+    monkeypatch.setattr(experts.train, "RichProgressBar", WorseEachEpochThenCtrlC)
+    stopped = invoke("train", run, "--expert", GLOBAL, "--fold", "0")
+    assert stopped.exit_code == 130, stopped.output
+    assert "starting global fold 0" in stopped.stderr
+    assert f"interrupted: global fold 0 keeps 2 finished epochs in {folder / 'last.ckpt'}" in (
+        " ".join(stopped.stderr.split())
+    )
+    assert "run the same command again to resume" in " ".join(stopped.stderr.split())
+    last = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
+    best = torch.load(folder / "best.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == 2 * per_epoch  # saved although the epoch did not improve
+    assert best["global_step"] == per_epoch
+
+    monkeypatch.setattr(experts.train, "RichProgressBar", RichProgressBar)
+    resumed = succeed("train", run, "--expert", GLOBAL, "--fold", "0")
+    assert "resuming global fold 0 after 2 finished epochs" in resumed.stderr
+    assert read_metrics(run, GLOBAL, 0)["steps"] == 3 * per_epoch
+
+
 def test_a_few_steps_lower_the_training_loss(tmp_path: Path, clustered: Clustered) -> None:
     run = copy_run(clustered.run, tmp_path, with_experts=False)
     train_ids, _ = expert_split(*run_tables(run), GLOBAL, 0)

@@ -37,10 +37,13 @@ def make_dataset_command(
     copies: Annotated[int, typer.Option(help="Degraded copies of each photo.")] = 1,
     test_fraction: Annotated[float, typer.Option(help="Share of photos held out.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same bytes.")] = 0,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Leave out unreadable or tiny photos, warning.")
+    ] = False,
     force: Force = False,
 ) -> None:
     """Make a dataset in the competition's layout from any folder of colour photos."""
-    sources = make_dataset(photos, out, size, copies, test_fraction, seed, force)
+    sources = make_dataset(photos, out, size, copies, test_fraction, seed, force, skip_bad)
     counts = sources["split"].value_counts()
     console.print(
         f"wrote {out}: {counts.get('train', 0)} train and {counts.get('test', 0)} test images "

@@ -52,6 +52,7 @@ def evaluate_command(
         dropped = ", ".join(e for e in choice["clusters"] if e not in choice["experts"]) or "none"
         results.print(
             f"submit routes to the cluster experts that beat the global expert on their "
-            f"held-out images: {kept}; global expert instead of: {dropped} "
+            f"held-out images by more than {choice['min_gain_z']:g} standard errors: {kept}; "
+            f"global expert instead of: {dropped} "
             f"({opened.choice_json})"
         )

@@ -18,7 +18,7 @@ from hueroute.cli.submit import submit_command
 from hueroute.cli.train import train_command
 from hueroute.errors import InputError
 from hueroute.progress import console, results
-from hueroute.run import Run
+from hueroute.run import Run, clear_outputs
 
 STAGES = ("cluster", "search", "train", "route", "evaluate", "submit", "report")
 
@@ -103,8 +103,8 @@ def demo_command(
 
     data, run = out / "data", out / "run"
     if force:
-        for folder in (data, run):
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
+        clear_outputs(run)
     if not (data / "sources.csv").exists():
         make_dataset(samples_dir(), data, size=256, copies=2, test_fraction=0.2, seed=0, force=True)
     if not (run / "config.yaml").exists():

@@ -14,7 +14,7 @@ from hueroute.run import RENDER_STUDY, Run
 
 Storage = Annotated[
     str | None,
-    typer.Option(help="Optuna storage URL or journal file [search.storage, else SQLite]."),
+    typer.Option(help="Optuna storage URL or journal file (default: search.storage, else SQLite)."),
 ]
 
 
@@ -25,10 +25,12 @@ def search_command(
         list[str] | None, typer.Option(help="Only these experts (global, cluster0, ...).")
     ] = None,
     trials: Annotated[
-        int | None, typer.Option(min=1, help="Finished trials each study runs to [search.trials].")
+        int | None,
+        typer.Option(min=1, help="Finished trials each study runs to (default: search.trials)."),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(min=0, help="Stop this worker after S seconds [search.timeout].")
+        float | None,
+        typer.Option(min=0, help="Stop this worker after S seconds (default: search.timeout)."),
     ] = None,
     storage: Storage = None,
     force: Annotated[
@@ -98,7 +100,8 @@ def search_command(
 def tune_command(
     run: Annotated[Path, typer.Argument(help="Run folder whose global expert is trained.")],
     trials: Annotated[
-        int | None, typer.Option(min=1, help="Finished trials to run to [search.render_trials].")
+        int | None,
+        typer.Option(min=1, help="Finished trials to run to (default: search.render_trials)."),
     ] = None,
     storage: Storage = None,
     force: Annotated[

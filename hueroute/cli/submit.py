@@ -14,9 +14,11 @@ from hueroute.run import Run
 def submit_command(
     run: Annotated[Path, typer.Argument(help="Run folder with trained experts and a router.")],
     test_csv: Annotated[
-        Path | None, typer.Option(help="test.csv to restore [the dataset's test.csv].")
+        Path | None, typer.Option(help="test.csv to restore (default: the dataset's test.csv).")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Zip to write [RUN/submission.zip].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Zip to write (default: RUN/submission.zip).")
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Predict again images predicted before.")
     ] = False,
