@@ -4,7 +4,8 @@
 
 On the test split of the 256 and 512 px datasets of restorers.py (the saved masks), each fill
 of `hueroute.fills` restores the gray input; S, M and the time per image are printed, the
-slowest fill (`fsr-best`) on the first `--limit` images only.
+slowest fill (`fsr-best`) on the first `--limit` images only, and every fill's M on those
+same images beside it.
 """
 
 import argparse
@@ -22,7 +23,7 @@ from hueroute.score import score_image
 SLOW = {"fsr-best"}
 
 
-def measure(data: Path, name: str, limit: int | None) -> dict:
+def measure(data: Path, name: str, limit: int | None, first: int) -> dict:
     test = pd.read_csv(data / "test.csv")
     names = [Path(p).name for p in test["input_path"]][:limit]
     scores, seconds = [], []
@@ -39,6 +40,7 @@ def measure(data: Path, name: str, limit: int | None) -> dict:
         "images": len(names),
         "S": np.mean([s.ssim for s in scores]),
         "M": np.mean([s.masked_ssim for s in scores]),
+        f"M, first {first}": np.mean([s.masked_ssim for s in scores[:first]]),
         "ms an image": 1000 * np.mean(seconds),
     }
 
@@ -51,7 +53,9 @@ def main() -> None:
     args = parser.parse_args()
     for size in (256, 512):
         data = dataset(args.photos, args.work, size)
-        rows = [measure(data, name, args.limit if name in SLOW else None) for name in FILLS]
+        rows = [
+            measure(data, name, args.limit if name in SLOW else None, args.limit) for name in FILLS
+        ]
         print(f"{size} px, test split of {data}")
         print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 

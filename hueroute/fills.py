@@ -42,8 +42,8 @@ def push_pull(gray: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def push_pull_fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    tensor = torch.from_numpy(gray).float()[None, None] / 255
-    region = torch.from_numpy(mask).float()[None, None]
+    tensor = torch.tensor(gray, dtype=torch.float32)[None, None] / 255
+    region = torch.tensor(mask, dtype=torch.float32)[None, None]
     return (push_pull(tensor, region)[0, 0] * 255).round().byte().numpy()
 
 

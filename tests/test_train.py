@@ -2,8 +2,13 @@
 train` end to end on a clustered smoke run made from the bundled sample photos."""
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -632,6 +637,36 @@ def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
     resumed = succeed("train", run, "--expert", GLOBAL, "--fold", "0")
     assert "resuming global fold 0 after 2 finished epochs" in resumed.stderr
     assert read_metrics(run, GLOBAL, 0)["steps"] == 3 * per_epoch
+
+
+def test_sigint_to_a_training_process_exits_130_and_keeps_its_last_epoch(
+    tmp_path: Path, clustered: Clustered
+) -> None:
+    run = copy_run(clustered.run, tmp_path, with_experts=False)
+    edit_train(run, epochs=500, patience=500, max_steps=None, max_minutes=None)
+    last = fold_dir(run, GLOBAL, 0) / "last.ckpt"
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hueroute", "train", str(run), "--expert", GLOBAL, "--fold", "0"],
+        cwd=root,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), "COLUMNS": "300"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert last.exists(), "no epoch finished"
+    time.sleep(0.5)  # into the next epoch
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    said = " ".join(output.split())
+    assert "interrupted: global fold 0 keeps" in said and "finished epochs in" in said
+    assert "run the same command again to resume" in said
+    assert not (fold_dir(run, GLOBAL, 0) / "model.pt").exists()
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] > 0
 
 
 def test_a_few_steps_lower_the_training_loss(tmp_path: Path, clustered: Clustered) -> None:
