@@ -66,7 +66,7 @@ def options(
         typer.Option("--version", callback=print_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    """Restore damaged grayscale photos to colour with a cluster-routed ensemble."""
+    """Options that come before any command."""
 
 
 def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
