@@ -1,6 +1,6 @@
 """The `hueroute` command line: every stage's commands on one Typer app."""
 
-from hueroute.cli import cluster, data, evaluate, pipeline, route, run, search, submit, train
+from hueroute.cli import cluster, data, evaluate, init, pipeline, route, search, submit, train
 from hueroute.cli.app import app
 
 __all__ = [
@@ -8,10 +8,10 @@ __all__ = [
     "cluster",
     "data",
     "evaluate",
+    "init",
     "main",
     "pipeline",
     "route",
-    "run",
     "search",
     "submit",
     "train",
