@@ -123,11 +123,10 @@ class RoutedPredictor:
         if isinstance(output, HueOutput):
             filled = fill_lost_region(gray, mask, self.run.config.train.fill)
             return colourise(output, filled, mask, self.colour)
-        shape = gray.shape
-        rgb = output
-        chroma = F.interpolate(rgb_to_chroma(rgb), shape, mode="bilinear", align_corners=False)
-        lost = F.interpolate(rgb_to_luma(rgb), shape, mode="bilinear", align_corners=False)
-        known = torch.tensor(gray, device=rgb.device)[None, None].float() / 255
-        region = torch.tensor(mask, device=rgb.device)[None, None]
+        shape, device = gray.shape, output.device
+        chroma = F.interpolate(rgb_to_chroma(output), shape, mode="bilinear", align_corners=False)
+        lost = F.interpolate(rgb_to_luma(output), shape, mode="bilinear", align_corners=False)
+        known = torch.tensor(gray, device=device)[None, None].float() / 255
+        region = torch.tensor(mask, device=device)[None, None]
         luma = torch.where(region, lost.clamp(0, 1), known)
         return to_uint8(luma_chroma_to_rgb(luma, chroma))[0]

@@ -55,14 +55,8 @@ def output_names(table: pd.DataFrame, csv: Path) -> list[str]:
 def chosen_experts(run: Run) -> set[str]:
     """The cluster experts that evaluate found to beat the global expert on their held-out
     images; none before evaluate has run."""
-    if not run.choice_json.is_file():
-        return set()
-    try:
-        return set(json.loads(run.choice_json.read_text())["experts"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise InputError(
-            run.choice_json, f"is not a usable choice of experts ({error!r})"
-        ) from error
+    choice = run.choice()
+    return set(choice["experts"]) if choice else set()
 
 
 def file_stamp(path: Path, run: Run) -> str:
@@ -91,12 +85,11 @@ def models_identity(run: Run, experts: set[str]) -> str:
     return hashlib.sha256("\n".join(stamps).encode()).hexdigest()
 
 
-def input_digests(inputs: list[Path]) -> list[str]:
-    return [hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs]
-
-
-def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> dict[str, float]:
-    """Route and restore `table`'s inputs into `out`; returns each expert's blend share."""
+def predict_rows(
+    run: Run, table: pd.DataFrame, names: list[str], digests: list[str], out: Path
+) -> dict[str, float]:
+    """Route and restore `table`'s inputs (whose contents have the sha256 `digests`) into
+    `out`; returns each expert's blend share."""
     router = ClusterRouter.load(run.router_dir)
     inputs = [Path(p) for p in table["input_path"]]
     embeddings = run_embeddings(run, {"test_input": inputs})["test_input"]
@@ -121,7 +114,7 @@ def predict_rows(run: Run, table: pd.DataFrame, names: list[str], out: Path) -> 
     routing = pd.DataFrame(
         {
             "name": names,
-            "input": input_digests(inputs),
+            "input": digests,
             "weights": [json.dumps(b) for b in blends],
         }
     )
@@ -168,21 +161,28 @@ def submit_run(run: Run, test_csv: Path | None, out: Path | None, force: bool) -
             shutil.rmtree(stale)
     routing = folder / ROUTING_CSV  # which input each kept PNG was restored from
     made = pd.read_csv(routing).set_index("name")["input"] if routing.is_file() else {}
-    now = input_digests([Path(p) for p in table["input_path"]])
+    inputs = [Path(p) for p in table["input_path"]]
+    digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs]
     todo = np.array(
         [
             force or not (folder / name).exists() or made.get(name) != digest
-            for name, digest in zip(names, now, strict=True)
+            for name, digest in zip(names, digests, strict=True)
         ]
     )
     started = time.perf_counter()
     shares = (
-        predict_rows(run, table[todo].reset_index(drop=True), list(np.array(names)[todo]), folder)
+        predict_rows(
+            run,
+            table[todo].reset_index(drop=True),
+            list(np.array(names)[todo]),
+            list(np.array(digests)[todo]),
+            folder,
+        )
         if todo.any()
         else {}
     )
     seconds = time.perf_counter() - started
     with atomic_path(out) as target:  # `out` appears only once the zip passed its check
         write_zip(folder, names, target)
-        check_zip(target, names, [Path(p) for p in table["input_path"]])
+        check_zip(target, names, inputs)
     return Submission(out, len(names), int(todo.sum()), seconds, shares)

@@ -51,11 +51,9 @@ def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[H
         if not isinstance(network, HueNet):
             raise InputError(f"train.network={settings.network}", "has no rendering to tune")
         network.load_state_dict(load_weights(path))
-        train_ids, val_ids = expert_split(clusters, folds, expert, fold)
+        _, val_ids = expert_split(clusters, folds, expert, fold)
         picked = spread_pick(val_ids, -(-limit // n_folds))
-        data = HueDataModule(
-            run.train_table(), run.features_dir, train_ids, picked, network, settings
-        )
+        data = HueDataModule(run.train_table(), run.cache_dir, [], picked, network, settings)
         data.setup()
         network.eval()
         for batch in data.val_dataloader():

@@ -4,10 +4,9 @@ the known luma kept exactly."""
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from hueroute.score import HUE_BINS
+from hueroute.score import HUE_BINS, hue_channel
 
 PIL_LUMA = (19595, 38470, 7471)  # PIL's "L" in 16-bit fixed point: (R, G, B) weights
 LUMA = np.array(PIL_LUMA) / 65536
@@ -36,7 +35,7 @@ def pil_luma(rgb: np.ndarray) -> np.ndarray:
 
 def opencv_hue(rgb: np.ndarray) -> np.ndarray:
     """OpenCV's 8-bit hue (0..179) of uint8 RGB pixels (P, 3)."""
-    return cv2.cvtColor(rgb.reshape(1, -1, 3), cv2.COLOR_RGB2HSV)[0, :, 0]
+    return hue_channel(rgb.reshape(1, -1, 3))[0]
 
 
 def hue_directions(bins: np.ndarray) -> np.ndarray:

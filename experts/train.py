@@ -217,7 +217,7 @@ def training_parts(
 ) -> tuple[ScoredModule, L.LightningDataModule]:
     """The LightningModule and data module that train `network`: the colour expert's, or the
     image-to-image restorers'."""
-    cache = run.features_dir
+    cache = run.cache_dir
     if isinstance(network, HueNet):
         data = HueDataModule(run.train_table(), cache, train_ids, val_ids, network, settings)
         return HueRestorer(network, settings, is_global=expert == GLOBAL), data

@@ -122,9 +122,9 @@ MEASURES = (
 
 def choice_text(run: Run) -> str:
     """Which cluster experts the submission routes to, and the held-out figures why."""
-    if not run.choice_json.is_file():
+    choice = run.choice()
+    if choice is None:
         return "<p>No held-out comparison yet: submit uses the global expert alone.</p>"
-    choice = json.loads(run.choice_json.read_text())
     if not choice["clusters"]:
         return "<p>The run has no cluster experts: the submission is the global expert's.</p>"
     parts = [

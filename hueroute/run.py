@@ -1,5 +1,6 @@
 """The run folder: one directory every stage reads from and writes to."""
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +15,14 @@ from hueroute.layout import TRAIN_COLUMNS, read_table
 CONFIG_NAME = "config.yaml"
 NOISE = -1  # the cluster of images in no cluster, in clusters.csv
 RENDER_STUDY = "render"  # the study of the colour expert's rendering, beside the experts' own
-EMBEDDINGS_DIR, FEATURES_DIR = "embeddings", "cache"  # keyed by image content: kept on --force
+EMBEDDINGS_DIR, CACHE_DIR = "embeddings", "cache"  # keyed by image content: kept on --force
 
 
 def clear_outputs(root: Path) -> None:
     """Delete everything a run folder holds but its content-addressed caches."""
     if root.is_dir():
         for entry in root.iterdir():
-            if entry.name in (EMBEDDINGS_DIR, FEATURES_DIR):
+            if entry.name in (EMBEDDINGS_DIR, CACHE_DIR):
                 continue
             if entry.is_dir():
                 shutil.rmtree(entry)
@@ -61,9 +62,9 @@ class Run:
         return self.root / EMBEDDINGS_DIR
 
     @property
-    def features_dir(self) -> Path:
-        """The colour experts' encoder features, cached by image content."""
-        return self.root / FEATURES_DIR
+    def cache_dir(self) -> Path:
+        """The stored training pairs and the colour experts' encoder features, by content."""
+        return self.root / CACHE_DIR
 
     @property
     def clusters_csv(self) -> Path:
@@ -109,6 +110,18 @@ class Run:
     def choice_json(self) -> Path:
         """The cluster experts submit routes to, chosen by evaluate on held-out folds."""
         return self.report_dir / "choice.json"
+
+    def choice(self) -> dict | None:
+        """choice.json as written by evaluate; None before evaluate has run."""
+        if not self.choice_json.is_file():
+            return None
+        try:
+            choice = json.loads(self.choice_json.read_text())
+            choice["experts"] = list(choice["experts"])
+        except (ValueError, KeyError, TypeError) as error:
+            problem = f"is not a usable choice of experts ({error!r})"
+            raise InputError(self.choice_json, problem) from error
+        return choice
 
     def train_table(self) -> pd.DataFrame:
         """train.csv of the run's dataset, paths resolved and checked."""

@@ -12,8 +12,7 @@ from experts.held_out import HeldOut
 from hueroute.config import ColourConfig, TrainConfig, setting, with_params
 from hueroute.run import RENDER_STUDY, Run
 from hueroute.score import score_image
-from search.storage import open_storage
-from search.study import optimize_until, write_best_params
+from search.study import open_study, optimize_until, write_best_params
 
 REPORTS = 8  # partial means a trial reports to the pruner
 
@@ -69,15 +68,7 @@ class RenderObjective:
 def open_render_study(run: Run, url: str, base: TrainConfig) -> optuna.Study:
     """The render study in the storage at `url`; a new one first tries the settings of
     `base`, so its best is never worse than them."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=RENDER_STUDY,
-        storage=open_storage(url),
-        sampler=optuna.samplers.TPESampler(seed=run.config.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5),
-        direction="maximize",
-        load_if_exists=True,
-    )
+    study = open_study(run, RENDER_STUDY, url, optuna.pruners.MedianPruner(n_startup_trials=5))
     if not study.trials:
         study.enqueue_trial({key: setting(base, key) for key in SPACE})
     return study

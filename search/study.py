@@ -29,14 +29,17 @@ def make_pruner(search: SearchConfig) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def open_study(run: Run, expert: str, url: str) -> optuna.Study:
-    """`expert`'s study in the storage at `url`, made when missing and resumed when not."""
+def open_study(
+    run: Run, expert: str, url: str, pruner: optuna.pruners.BasePruner | None = None
+) -> optuna.Study:
+    """`expert`'s study in the storage at `url`, made when missing and resumed when not;
+    pruned by `pruner`, by default the one search.pruner names."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # failed trials are still told
     return optuna.create_study(
         study_name=expert,
         storage=open_storage(url),
         sampler=optuna.samplers.TPESampler(seed=run.config.seed),
-        pruner=make_pruner(run.config.search),
+        pruner=pruner or make_pruner(run.config.search),
         direction="maximize",
         load_if_exists=True,
     )

@@ -18,8 +18,6 @@ def evaluate_command(
 ) -> None:
     """Score baseline, global, routed and oracle on held-out folds (and the test split when
     test_gt/ exists); choose the cluster experts submit routes to."""
-    import json
-
     import pandas as pd
 
     from ensemble.evaluate import STRATEGIES, evaluate_run, is_done
@@ -46,8 +44,8 @@ def evaluate_command(
         view.add_row(split, cluster, str(int(by["images"].iloc[0])), *cells)
     results.print(view)
     console.print(f"wrote {path} and {opened.report_dir / 'per_image.csv'}")
-    choice = json.loads(opened.choice_json.read_text()) if opened.choice_json.is_file() else {}
-    if choice.get("clusters"):
+    choice = opened.choice()
+    if choice and choice["clusters"]:
         kept = ", ".join(choice["experts"]) or "none"
         dropped = ", ".join(e for e in choice["clusters"] if e not in choice["experts"]) or "none"
         results.print(
