@@ -28,9 +28,7 @@ import pandas as pd
 import yaml
 from restorers import dataset
 
-from experts.data import GLOBAL, expert_split
-from experts.train import run_experts
-from hueroute.run import Run
+from hueroute.run import GLOBAL, Run, expert_split
 from search.storage import storage_url
 
 HUEROUTE = [sys.executable, "-m", "hueroute"]
@@ -152,7 +150,7 @@ def main() -> None:
     finished = sum(t.state.is_finished() for t in global_trials(run))
     edit(run, search={"trials": finished})  # the budget's search is over: train resumes none
 
-    experts = run_experts(Run.open(run))
+    experts = Run.open(run).experts()
     rate = trial_rate(run, epoch_images(run, [GLOBAL])[f"{GLOBAL}/0"])
     left = max(budget - timings["search"], 60.0)  # a minute at least, were search to overrun
     print(f"trials: {rate:.2f} images/s")

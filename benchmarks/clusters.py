@@ -28,9 +28,10 @@ from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWi
 
 from clustering.cache import EmbeddingCache
 from clustering.clusterer import NOISE, EmbeddingClusterer
-from clustering.embed import embed_files, pick_device
+from clustering.embed import embed_files
 from clustering.embedders import ClipEmbedder, EfficientNetLiteEmbedder, Embedder
 from hueroute.dataset import make_dataset
+from hueroute.tensors import pick_device
 
 # CLIP vision towers at the sizes people use: ViT-B/32 at 224 px, StreetCLIP's ViT-L/14 at 336
 CLIP_SHAPES = {
@@ -90,7 +91,7 @@ def throughput(embedder: Embedder, name: str, paths: list[Path], work: Path) -> 
     start = time.perf_counter()
     embed_files(paths, embedder, cache, batch_size=16, num_workers=2, description=name)
     seconds = time.perf_counter() - start
-    device = pick_device("auto").type
+    device = pick_device("auto", "device").type
     print(
         f"throughput: {name} on {device}: {len(paths) / seconds:.1f} images/s "
         f"({len(paths)} images of 256 px, hashing included)"

@@ -18,12 +18,11 @@ import torch
 
 from ensemble.predictor import RoutedPredictor
 from experts.colourise import colourise, target_histogram
-from experts.data import GLOBAL
 from experts.render import paint
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_lost_region
 from hueroute.images import luma, read_gray, read_rgb
-from hueroute.run import Run
+from hueroute.run import GLOBAL, Run
 from hueroute.score import hist_similarity, hue_channel, hue_counts
 
 PARTS = ("expected", "prior", "neighbours")

@@ -21,14 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from experts.colourise import target_histogram
-from experts.data import GLOBAL, expert_split
 from experts.hue_classes import normalised_histogram
 from experts.hue_net import HueNet, HueOutput
-from experts.networks import build_network
-from experts.train import fold_dir, load_weights, read_run_table, tuned_settings
+from experts.saved import load_model
 from hueroute.detect import detect_lost_region
 from hueroute.images import read_gray, read_rgb
-from hueroute.run import Run
+from hueroute.run import GLOBAL, Run, expert_split, render_settings
 
 TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 0.5)
 PROJECTION_RANK, PROJECTION_STEPS = 128, 300
@@ -73,8 +71,8 @@ def projection(
 
 def fold_outputs(run: Run, network: HueNet, fold: int, grays: list, truth: torch.Tensor) -> dict:
     train_ids, _ = expert_split(
-        read_run_table(run.clusters_csv, ("id", "cluster")),
-        read_run_table(run.folds_csv, ("id", "fold")),
+        run.clusters(),
+        run.folds(),
         GLOBAL,
         fold,
     )
@@ -124,12 +122,11 @@ def main() -> None:
             [normalised_histogram(read_rgb(data / "test_gt" / f"{i}.png")) for i in test["id"]]
         )
     ).float()
-    settings = tuned_settings(run, GLOBAL)[0]
+    settings = render_settings(run, load_model(run.model_pt(GLOBAL, 0)).settings)
     per_fold = []
     for fold in range(run.config.folds.n_folds):
-        network = build_network(settings, pretrained=False)
-        network.load_state_dict(load_weights(fold_dir(run, GLOBAL, fold) / "model.pt"))
-        per_fold.append(fold_outputs(run, network.eval(), fold, grays, truth))
+        network = load_model(run.model_pt(GLOBAL, fold)).network()
+        per_fold.append(fold_outputs(run, network, fold, grays, truth))
     print(f"fold average, {len(grays)} test images of {run.root}:")
     for index, name in enumerate(per_fold[0]):
         ways = [list(fold.values())[index] for fold in per_fold]

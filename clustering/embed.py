@@ -13,17 +13,9 @@ from clustering.embedders import Embedder
 from hueroute.errors import InputError
 from hueroute.images import open_image
 from hueroute.progress import track
+from hueroute.tensors import pick_device
 
 SHARD_SIZE = 1024  # embeddings per cache shard: what an interruption can lose at most
-
-
-def pick_device(name: str) -> torch.device:
-    """`auto` is the GPU when there is one; `cuda` without a GPU is an error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("embed.device", "is cuda but this machine has no GPU")
-    return torch.device(name)
 
 
 class ImageFiles(Dataset):
@@ -79,7 +71,13 @@ def embed_files(
             todo[digest] = path
     if todo:
         run_embedder(
-            todo, embedder, cache, batch_size, num_workers, pick_device(device), description
+            todo,
+            embedder,
+            cache,
+            batch_size,
+            num_workers,
+            pick_device(device, "embed.device"),
+            description,
         )
     return EmbedResult(cache.get(digests), digests, embedded=len(todo), cached=cached)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experts.data import GLOBAL, expert_of
+from hueroute.run import GLOBAL, expert_of
 
 Weights = dict[str, float]  # expert -> weight, summing to 1
 

@@ -12,7 +12,6 @@ from ensemble.embeddings import run_embeddings
 from ensemble.predictor import RoutedPredictor
 from ensemble.router import ClusterRouter
 from ensemble.routing import routed_table
-from experts.data import GLOBAL, expert_of
 from hueroute.baseline import baseline_restore
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
@@ -20,7 +19,7 @@ from hueroute.files import write_text_atomic
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.progress import track
-from hueroute.run import NOISE, Run
+from hueroute.run import GLOBAL, NOISE, Run, expert_of
 from hueroute.score import score_image
 
 STRATEGIES = ("baseline", "global", "routed", "oracle", "submitted")

@@ -8,21 +8,19 @@ from dataclasses import replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
-from clustering.embed import pick_device
 from ensemble.blend import Weights
 from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
 from experts.colourise import colourise
-from experts.data import GLOBAL
 from experts.hue_net import HueOutput, weighted_sum
-from experts.module import to_uint8
-from experts.networks import build_network
-from experts.train import fold_dir, load_weights, tuned_settings
+from experts.saved import load_model
+from hueroute.config import TrainConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_lost_region
-from hueroute.run import Run
+from hueroute.preprocess import network_input
+from hueroute.run import GLOBAL, Run, render_settings
+from hueroute.tensors import pick_device, to_uint8
 
 Output = torch.Tensor | HueOutput  # (N, 3, S, S) RGB of a restorer, or a colour expert's
 
@@ -41,17 +39,6 @@ def mirrored(output: Output) -> Output:
     return output.flip(-1)
 
 
-def shrunk_input(gray: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """`gray` and `mask` at the training size, the lost region one flat level as in training."""
-    level = int(np.bincount(gray[mask]).argmax()) if mask.any() else 0
-    if gray.shape != (size, size):
-        gray = np.array(Image.fromarray(gray).resize((size, size), Image.Resampling.LANCZOS))
-        mask = np.array(Image.fromarray(mask).resize((size, size), Image.Resampling.NEAREST))
-    gray = gray.copy()
-    gray[mask] = level
-    return gray, mask
-
-
 class RoutedPredictor:
     """Restores gray inputs with the run's experts: the fold models of each expert averaged
     (and mirrored too with `tta`), experts blended by per-image weights."""
@@ -59,25 +46,31 @@ class RoutedPredictor:
     def __init__(self, run: Run, folds: Iterable[int] | None = None) -> None:
         self.run = run
         self.folds = list(range(run.config.folds.n_folds) if folds is None else folds)
-        self.size = run.config.train.image_size
         self.tta = run.config.predict.tta
-        self.device = pick_device(run.config.predict.device)
-        self.colour = tuned_settings(run, GLOBAL)[0].colour  # how colour experts are rendered
+        self.device = pick_device(run.config.predict.device, "predict.device")
         self.loaded: dict[str, list[nn.Module]] = {}
+        trained = self.load(GLOBAL)[0]  # every expert's size, fill and rendering are global's
+        self.size, self.fill = trained.image_size, trained.fill
+        self.colour = render_settings(run, trained).colour
+
+    def load(self, expert: str) -> list[TrainConfig]:
+        """Load `expert`'s fold models as they were trained; the settings each recorded."""
+        models = [load_model(self.run.model_pt(expert, fold)) for fold in self.folds]
+        for fold, model in zip(self.folds, models, strict=True):
+            size = model.settings.image_size
+            if expert != GLOBAL and size != self.size:
+                raise InputError(
+                    self.run.model_pt(expert, fold),
+                    f"was trained at {size} px, the global expert at {self.size} px: experts "
+                    "blended together must share a size; retrain it with --force",
+                )
+        self.loaded[expert] = [model.network(self.device) for model in models]
+        return [model.settings for model in models]
 
     def models(self, expert: str) -> list[nn.Module]:
-        """The fold models of `expert`, built with its tuned settings and loaded once."""
+        """The fold models of `expert`, loaded once."""
         if expert not in self.loaded:
-            settings = tuned_settings(self.run, expert)[0]
-            networks = []
-            for fold in self.folds:
-                path = fold_dir(self.run, expert, fold) / "model.pt"
-                if not path.is_file():
-                    raise InputError(path, "missing: run `hueroute train` first")
-                network = build_network(settings, pretrained=False)
-                network.load_state_dict(load_weights(path))
-                networks.append(network.to(self.device).eval())
-            self.loaded[expert] = networks
+            self.load(expert)
         return self.loaded[expert]
 
     @torch.inference_mode()
@@ -98,7 +91,7 @@ class RoutedPredictor:
 
         Each expert runs once on the images any blend gives it, whatever the number of blends.
         """
-        small = [shrunk_input(g, m, self.size) for g, m in zip(grays, masks, strict=True)]
+        small = [network_input(g, m, self.size) for g, m in zip(grays, masks, strict=True)]
         gray = torch.from_numpy(np.stack([g for g, _ in small]))[:, None].float() / 255
         mask = torch.from_numpy(np.stack([m for _, m in small]))[:, None].float()
         gray, mask = gray.to(self.device), mask.to(self.device)
@@ -121,7 +114,7 @@ class RoutedPredictor:
         """The prediction at the input's size: the input's luma outside the lost region, the
         predicted (or filled) luma inside, the predicted colour everywhere."""
         if isinstance(output, HueOutput):
-            filled = fill_lost_region(gray, mask, self.run.config.train.fill)
+            filled = fill_lost_region(gray, mask, self.fill)
             return colourise(output, filled, mask, self.colour)
         shape, device = gray.shape, output.device
         chroma = F.interpolate(rgb_to_chroma(output), shape, mode="bilinear", align_corners=False)

@@ -11,10 +11,8 @@ from ensemble.blend import blend_weights
 from ensemble.embeddings import run_embeddings
 from ensemble.plots import plot_calibration
 from ensemble.router import ClusterRouter
-from experts.data import GLOBAL, expert_of
-from experts.train import read_run_table
 from hueroute.files import write_text_atomic
-from hueroute.run import Run
+from hueroute.run import GLOBAL, Run, expert_of
 
 CALIBRATION_BINS = 10
 
@@ -32,8 +30,8 @@ def make_router(run: Run) -> ClusterRouter:
 
 def routed_table(run: Run) -> pd.DataFrame:
     """train.csv with each image's cluster and fold."""
-    clusters = read_run_table(run.clusters_csv, ("id", "cluster"))[["id", "cluster"]]
-    folds = read_run_table(run.folds_csv, ("id", "fold"))
+    clusters = run.clusters()[["id", "cluster"]]
+    folds = run.folds()
     return run.train_table().merge(clusters, on="id").merge(folds, on="id")
 
 

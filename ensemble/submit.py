@@ -15,8 +15,6 @@ from ensemble.blend import blend_weights
 from ensemble.embeddings import run_embeddings
 from ensemble.predictor import RoutedPredictor
 from ensemble.router import ClusterRouter
-from experts.data import GLOBAL
-from experts.train import fold_dir, tuned_settings
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
@@ -24,7 +22,7 @@ from hueroute.images import read_gray, write_png
 from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.predictions import prediction_reader
 from hueroute.progress import track
-from hueroute.run import CONFIG_NAME, Run
+from hueroute.run import GLOBAL, RENDER_STUDY, Run
 
 ROUTING_CSV = ".routing.csv"  # each prediction's expert weights, beside the PNGs
 
@@ -70,17 +68,25 @@ def file_stamp(path: Path, run: Run) -> str:
 
 def models_identity(run: Run, experts: set[str]) -> str:
     """A digest of everything a prediction depends on besides its input: the fold models of the
-    global expert and of `experts`, the settings, tuned parameters, router and choice. A model
-    retrained, deleted or re-tuned gives a new digest (a missing model is a clear error)."""
-    stamps = [file_stamp(run.root / CONFIG_NAME, run)]
+    global expert and of `experts` (which record their own training settings), the settings
+    read at prediction, the tuned rendering, router and choice. A model retrained, deleted or
+    re-tuned gives a new digest (a missing model is a clear error); an edit of config.yaml's
+    training settings does not, since models are rebuilt as they were trained."""
+    config = run.config
+    read_now = [config.route, config.predict, config.search.use_best_params]
+    stamps = [json.dumps([str(part) for part in read_now])]
     for expert in [GLOBAL, *sorted(experts)]:
-        for fold in range(run.config.folds.n_folds):
-            model = fold_dir(run, expert, fold) / "model.pt"
+        for fold in range(config.folds.n_folds):
+            model = run.model_pt(expert, fold)
             if not model.is_file():
                 raise InputError(model, "missing: run `hueroute train` first")
             stamps.append(file_stamp(model, run))
-        stamps += [file_stamp(path, run) for path in tuned_settings(run, expert)[2]]
-    others = [run.choice_json, run.router_dir / "router.json", run.router_dir / "model.txt"]
+    others = [
+        run.best_params_json(RENDER_STUDY),
+        run.choice_json,
+        run.router_dir / "router.json",
+        run.router_dir / "model.txt",
+    ]
     stamps += [file_stamp(path, run) for path in others if path.is_file()]
     return hashlib.sha256("\n".join(stamps).encode()).hexdigest()
 

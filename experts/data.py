@@ -11,31 +11,6 @@ from torch.utils.data import DataLoader, Dataset
 from experts.store import PairStore, open_store
 from hueroute.degrade import random_degradation
 from hueroute.images import luma
-from hueroute.run import NOISE
-
-GLOBAL = "global"
-
-
-def expert_of(cluster: int) -> str:
-    """The expert of a cluster label: its own, or the global expert for noise."""
-    return GLOBAL if cluster == NOISE else f"cluster{cluster}"
-
-
-def expert_names(clusters: pd.DataFrame) -> list[str]:
-    """`global`, then one expert per cluster found (noise has none)."""
-    found = sorted(int(c) for c in clusters["cluster"].unique() if c != NOISE)
-    return [GLOBAL, *(expert_of(c) for c in found)]
-
-
-def expert_split(
-    clusters: pd.DataFrame, folds: pd.DataFrame, expert: str, fold: int
-) -> tuple[list[str], list[str]]:
-    """Training and validation ids of `expert` on `fold`: its images out of and in the fold."""
-    table = clusters.merge(folds, on="id")
-    if expert != GLOBAL:
-        table = table[table["cluster"] == int(expert.removeprefix("cluster"))]
-    held_out = table["fold"] == fold
-    return list(table.loc[~held_out, "id"]), list(table.loc[held_out, "id"])
 
 
 class PairDataset(Dataset):

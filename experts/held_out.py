@@ -6,14 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from experts.data import GLOBAL, expert_split
 from experts.hue_data import HueDataModule
 from experts.hue_net import HueNet, HueOutput
-from experts.module import to_uint8
-from experts.networks import build_network
-from experts.train import fold_dir, load_weights, read_run_table, tuned_settings
+from experts.saved import load_model
 from hueroute.errors import InputError
-from hueroute.run import Run
+from hueroute.run import GLOBAL, Run, expert_split
+from hueroute.tensors import to_uint8
 
 
 @dataclass
@@ -38,24 +36,18 @@ def spread_pick(ids: list[str], count: int) -> list[str]:
 def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[HeldOut]:
     """Up to `limit` held-out images of `expert`, shared evenly between the folds, each
     described by the fold model that did not see it."""
-    settings = tuned_settings(run, expert)[0]
-    clusters = read_run_table(run.clusters_csv, ("id", "cluster"))
-    folds = read_run_table(run.folds_csv, ("id", "fold"))
+    clusters, folds = run.clusters(), run.folds()
     n_folds = run.config.folds.n_folds
     items = []
     for fold in range(n_folds):
-        path = fold_dir(run, expert, fold) / "model.pt"
-        if not path.is_file():
-            raise InputError(path, f"missing: train {expert} on every fold first")
-        network = build_network(settings, pretrained=False)
+        model = load_model(run.model_pt(expert, fold))
+        settings, network = model.settings, model.network()
         if not isinstance(network, HueNet):
             raise InputError(f"train.network={settings.network}", "has no rendering to tune")
-        network.load_state_dict(load_weights(path))
         _, val_ids = expert_split(clusters, folds, expert, fold)
         picked = spread_pick(val_ids, -(-limit // n_folds))
         data = HueDataModule(run.train_table(), run.cache_dir, [], picked, network, settings)
         data.setup()
-        network.eval()
         for batch in data.val_dataloader():
             maps, pooled = network.batch_features(batch)
             output = network.describe(maps, pooled, batch["filled"], batch["mask"])

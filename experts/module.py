@@ -9,13 +9,7 @@ from torch import nn
 from experts.losses import RestorationLoss
 from hueroute.config import TrainConfig
 from hueroute.score import score_image
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) in [0, 1] -> (N, H, W, C) uint8, rounded."""
-    return (
-        (images.detach().float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    )
+from hueroute.tensors import to_uint8
 
 
 class ScoredModule(L.LightningModule):

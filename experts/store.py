@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from numpy.lib.format import open_memmap
-from PIL import Image
 
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
 from hueroute.images import luma, read_gray, read_rgb
+from hueroute.preprocess import PREPROCESSING, lost_level, shrink
 from hueroute.progress import track
 
 
@@ -48,17 +48,15 @@ def resized_pair(input_path: str, gt_path: str, size: int) -> tuple[np.ndarray, 
     if gray.shape != rgb.shape[:2]:
         raise InputError(input_path, f"is {gray.shape} but its original is {rgb.shape[:2]}")
     mask = gray != luma(rgb)
-    level = int(np.bincount(gray[mask]).argmax()) if mask.any() else 0
-    if rgb.shape[:2] != (size, size):
-        rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.LANCZOS))
-        mask_image = Image.fromarray(mask).resize((size, size), Image.Resampling.NEAREST)
-        mask = np.asarray(mask_image)
+    level = lost_level(gray, mask)
+    rgb, mask = shrink(rgb, mask, size)
     return rgb, mask, level
 
 
 def store_key(table: pd.DataFrame, size: int) -> str:
-    """Names the store by the pairs' paths, file sizes and times, and the size."""
-    digest = hashlib.sha256(str(size).encode())
+    """Names the store by the pairs' paths, file sizes and times, the size and the
+    preprocessing."""
+    digest = hashlib.sha256(f"{size}:{PREPROCESSING}".encode())
     for record in table.itertuples(index=False):
         for path in (record.input_path, record.gt_path):
             stat = Path(path).stat()

@@ -16,45 +16,24 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
-from pydantic import ValidationError
 from torch import nn
 
-from experts.data import GLOBAL, PairDataModule, expert_names, expert_split
+from experts.data import PairDataModule
 from experts.hue_data import HueDataModule
 from experts.hue_module import HueRestorer
 from experts.hue_net import HueNet
-from experts.module import Restorer, ScoredModule, to_uint8
+from experts.module import Restorer, ScoredModule
 from experts.networks import build_network
-from hueroute.config import TrainConfig, describe_error, with_params
+from experts.saved import SavedModel, load_model, save_model, training_digest
+from experts.store import store_key
+from hueroute.config import TrainConfig
 from hueroute.errors import InputError, Interrupted
-from hueroute.files import atomic_path, write_text_atomic
+from hueroute.files import write_text_atomic
 from hueroute.images import write_png
 from hueroute.progress import console
-from hueroute.run import RENDER_STUDY, Run
+from hueroute.run import GLOBAL, Run, expert_names, expert_split, tuned_settings
 from hueroute.score import score_image
-
-
-def fold_dir(run: Run, expert: str, fold: int) -> Path:
-    return run.root / "experts" / expert / f"fold{fold}"
-
-
-def read_run_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """clusters.csv or folds.csv of a run, with a clear error when the stage has not run."""
-    if not path.is_file():
-        raise InputError(path, "does not exist: run `hueroute cluster` first")
-    table = pd.read_csv(path, dtype={"id": str})
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputError(path, f"missing column(s) {', '.join(missing)}")
-    return table
-
-
-def run_experts(run: Run) -> list[str]:
-    return expert_names(read_run_table(run.clusters_csv, ("id", "cluster")))
-
-
-def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+from hueroute.tensors import to_uint8
 
 
 def quiet_lightning() -> None:
@@ -67,30 +46,6 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message="Found .* module\\(s\\) in eval mode")
     # mixed precision skips the steps whose gradients overflow, the schedule steps anyway
     warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
-
-
-def tuned_settings(run: Run, expert: str) -> tuple[TrainConfig, dict[str, Any], list[Path]]:
-    """`expert`'s settings: config.yaml with the best settings of the global expert's study,
-    of the render study and of the expert's own study laid over in turn (with
-    search.use_best_params); the settings taken from studies; and the files they came from."""
-    settings, taken, sources = run.config.train, {}, []
-    if not run.config.search.use_best_params:
-        return settings, taken, sources
-    studies = [GLOBAL, RENDER_STUDY, expert]
-    for path in dict.fromkeys(run.best_params_json(study) for study in studies):
-        if not path.is_file():
-            continue
-        try:
-            params = json.loads(path.read_text())["params"]
-            settings = with_params(settings, params)
-        except ValidationError as error:
-            problems = "; ".join(describe_error(e, TrainConfig) for e in error.errors())
-            raise InputError(path, problems) from error
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise InputError(path, f"is not a usable best_params.json ({error!r})") from error
-        taken.update(params)
-        sources.append(path)
-    return settings, taken, sources
 
 
 @dataclass
@@ -116,13 +71,13 @@ def checked_split(
             "a frozen encoder must be pretrained (imagenet), or set colour.train_encoder",
         )
     config = run.config
-    clusters = read_run_table(run.clusters_csv, ("id", "cluster"))
-    folds = read_run_table(run.folds_csv, ("id", "fold"))
+    clusters = run.clusters()
+    folds = run.folds()
     if expert not in expert_names(clusters):
         raise InputError(expert, f"is not an expert of this run: {expert_names(clusters)}")
     if not 0 <= fold < config.folds.n_folds:
         raise InputError(f"fold {fold}", f"the run has folds 0..{config.folds.n_folds - 1}")
-    start = fold_dir(run, GLOBAL, fold) / "model.pt"
+    start = run.model_pt(GLOBAL, fold)
     if expert != GLOBAL and not start.exists():
         raise InputError(start, f"missing: {expert} fine-tunes the global expert of fold {fold}")
     return expert_split(clusters, folds, expert, fold)
@@ -164,7 +119,7 @@ def fit_expert(
     L.seed_everything(run.config.seed + fold, verbose=False)
     network = build_network(settings)
     if expert != GLOBAL:
-        network.load_state_dict(load_weights(fold_dir(run, GLOBAL, fold) / "model.pt"))
+        network.load_state_dict(load_model(run.model_pt(GLOBAL, fold)).weights)
     module, data = training_parts(run, expert, network, settings, train_ids, val_ids)
     gpu = torch.cuda.is_available()
     if gpu:
@@ -238,18 +193,20 @@ def train_expert(
     run: Run, expert: str, fold: int, settings: TrainConfig | None = None, force: bool = False
 ) -> dict | None:
     """Train `expert` on `fold` (by default with its tuned settings); None when done already."""
-    folder = fold_dir(run, expert, fold)
-    if (folder / "metrics.json").exists() and not force:
+    folder = run.fold_dir(expert, fold)
+    if run.fold_metrics_json(expert, fold).exists() and not force:
         return None
     settings = settings or tuned_settings(run, expert)[0]
     checked_split(run, expert, fold, settings)  # bad input fails before a finished fold goes
     if force and folder.exists():
         shutil.rmtree(folder)
     fitted = fit_expert(run, expert, fold, settings, folder)
-    state = load_weights(Path(fitted.best.best_model_path))["state_dict"]
+    best = torch.load(fitted.best.best_model_path, map_location="cpu", weights_only=True)
+    state = best["state_dict"]
     weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
-    with atomic_path(folder / "model.pt") as target:
-        torch.save(weights, target)
+    data_key = store_key(run.train_table(), settings.image_size)
+    trained_on = training_digest(settings, data_key, fitted.data.train_ids)
+    save_model(run.model_pt(expert, fold), SavedModel(settings, weights, trained_on))
     fitted.module.network.load_state_dict(weights)
     oof = out_of_fold(fitted.module, fitted.data, fitted.val_ids, folder / "oof")
     metrics = {
@@ -263,7 +220,7 @@ def train_expert(
         **{k: round(float(oof[k].mean()), 5) for k in ("score", "ssim", "masked_ssim", "hist")},
     }
     write_text_atomic(folder / "oof.csv", oof.to_csv(index=False))
-    write_text_atomic(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(run.fold_metrics_json(expert, fold), json.dumps(metrics, indent=2) + "\n")
     if not settings.keep_checkpoints:  # the fold is done: only an unfinished one resumes
         for checkpoint in folder.glob("*.ckpt"):
             checkpoint.unlink()
@@ -295,10 +252,11 @@ def out_of_fold(
 def write_manifest(run: Run) -> dict:
     """experts/manifest.json: every finished expert and fold with its scores, from disk."""
     manifest: dict[str, dict[str, dict]] = {}
-    for path in sorted((run.root / "experts").glob("*/fold*/metrics.json")):
+    for path in sorted(run.experts_dir.glob("*/fold*/metrics.json")):
         metrics = json.loads(path.read_text())
         entry = {k: metrics[k] for k in ("score", "ssim", "masked_ssim", "hist", "val_images")}
-        entry["model"] = str(path.parent.relative_to(run.root) / "model.pt")
+        model = run.model_pt(metrics["expert"], metrics["fold"])
+        entry["model"] = str(model.relative_to(run.root))
         manifest.setdefault(metrics["expert"], {})[str(metrics["fold"])] = entry
-    write_text_atomic(run.root / "experts" / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_text_atomic(run.manifest_json, json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -9,12 +9,10 @@ import optuna
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
-from experts.data import GLOBAL
-from experts.train import fold_dir
 from hueroute.config import SearchConfig
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
-from hueroute.run import Run
+from hueroute.run import GLOBAL, Run
 from search.objective import FOLD, Objective
 from search.storage import open_storage
 
@@ -61,9 +59,9 @@ def search_expert(
     run: Run, expert: str, url: str, trials: int, timeout: float | None
 ) -> optuna.Study:
     """Run `expert`'s study until it has `trials` finished trials, across all its workers."""
-    if expert != GLOBAL and not (fold_dir(run, GLOBAL, FOLD) / "model.pt").exists():
+    if expert != GLOBAL and not (run.model_pt(GLOBAL, FOLD)).exists():
         raise InputError(
-            fold_dir(run, GLOBAL, FOLD) / "model.pt",
+            run.model_pt(GLOBAL, FOLD),
             f"missing: {expert}'s trials fine-tune the global expert of fold {FOLD} "
             f"(hueroute train RUN --expert {GLOBAL} --fold {FOLD})",
         )

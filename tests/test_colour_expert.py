@@ -10,15 +10,14 @@ import pytest
 import torch
 import yaml
 
-from experts.data import GLOBAL
 from experts.hue_classes import class_shapes, pixel_classes
 from experts.hue_net import HueNet
-from experts.networks import build_network
-from experts.train import fold_dir, load_weights, train_expert, tuned_settings
+from experts.saved import load_model
+from experts.train import train_expert
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.images import luma, read_gray, read_rgb, write_png
-from hueroute.run import NOISE, Run
+from hueroute.run import GLOBAL, NOISE, Run
 from hueroute.score import HUE_BINS, hue_counts
 
 SIZE = 64
@@ -75,9 +74,8 @@ def test_the_head_learns_a_colour_rule_in_a_few_hundred_steps(rule_run: Path) ->
     run = Run.open(rule_run)
     metrics = train_expert(run, GLOBAL, 0)
     assert metrics is not None and metrics["steps"] == 300
-    network = build_network(tuned_settings(run, GLOBAL)[0], pretrained=False).eval()
-    network.load_state_dict(load_weights(fold_dir(run, GLOBAL, 0) / "model.pt"))
-    held_out = pd.read_csv(fold_dir(run, GLOBAL, 0) / "oof.csv", dtype={"id": str})["id"]
+    network = load_model(run.model_pt(GLOBAL, 0)).network()
+    held_out = pd.read_csv(run.fold_dir(GLOBAL, 0) / "oof.csv", dtype={"id": str})["id"]
     table = run.train_table().set_index("id")
     for name in held_out:
         gray = read_gray(table.loc[name, "input_path"])
@@ -98,9 +96,7 @@ def test_the_head_learns_a_colour_rule_in_a_few_hundred_steps(rule_run: Path) ->
 
 def test_the_expert_remembers_its_training_originals(rule_run: Path) -> None:
     run = Run.open(rule_run)
-    state = load_weights(fold_dir(run, GLOBAL, 0) / "model.pt")
-    network = build_network(run.config.train, pretrained=False)
-    network.load_state_dict(state)  # memory rows as many as the fold's training images
+    network = load_model(run.model_pt(GLOBAL, 0)).network()  # a memory row per training image
     assert isinstance(network, HueNet)
     assert len(network.memory_keys) == len(network.memory_hists) == 6
     prior = network.prior.numpy()
@@ -122,7 +118,7 @@ def test_features_are_cached_by_content_and_reused(rule_run: Path) -> None:
 def test_a_frozen_encoder_without_pretrained_weights_is_a_clear_error(rule_run: Path) -> None:
     run = Run.open(rule_run)
     settings = run.config.train.model_copy(update={"encoder_weights": None})
-    model = fold_dir(run, GLOBAL, 0) / "model.pt"
+    model = run.model_pt(GLOBAL, 0)
     before = model.stat().st_mtime_ns
     with pytest.raises(InputError, match="frozen encoder must be pretrained"):
         train_expert(run, GLOBAL, 0, settings, force=True)

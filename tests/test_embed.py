@@ -16,7 +16,7 @@ from timm.data import create_transform, resolve_model_data_config
 
 import clustering.embed
 from clustering.cache import EmbeddingCache, file_digest, model_folder_name
-from clustering.embed import EmbedResult, embed_files, pick_device
+from clustering.embed import EmbedResult, embed_files
 from clustering.embedders import (
     ClipEmbedder,
     EfficientNetLiteEmbedder,
@@ -27,6 +27,7 @@ from hueroute.config import EmbedConfig
 from hueroute.data import samples_dir
 from hueroute.errors import InputError
 from hueroute.images import open_image
+from hueroute.tensors import pick_device
 from hueroute.weights import load_packaged_lite, packaged_lite_file
 
 CLIP_DIM = 16  # projection_dim of the tiny CLIP in conftest
@@ -453,6 +454,10 @@ def test_a_corrupt_shard_is_named_in_the_error(
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_without_a_gpu_is_an_input_error() -> None:
     with pytest.raises(InputError) as caught:
-        pick_device("cuda")
+        pick_device("cuda", "embed.device")
     assert caught.value.path == "embed.device"
-    assert pick_device("auto") == pick_device("cpu") == torch.device("cpu")
+    assert (
+        pick_device("auto", "embed.device")
+        == pick_device("cpu", "embed.device")
+        == torch.device("cpu")
+    )

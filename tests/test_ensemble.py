@@ -6,6 +6,7 @@ import os
 import shutil
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +18,18 @@ from sklearn.base import clone
 
 from ensemble.blend import blend_weights, oracle_weights
 from ensemble.evaluate import choose_experts
-from ensemble.predictor import RoutedPredictor, shrunk_input
+from ensemble.predictor import RoutedPredictor
 from ensemble.router import ClusterRouter
 from ensemble.submit import check_zip, output_names
-from experts.data import GLOBAL, expert_names
+from experts.saved import load_model, save_model
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, read_table
-from hueroute.run import NOISE, Run
+from hueroute.preprocess import network_input
+from hueroute.run import GLOBAL, NOISE, Run, expert_names
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -160,17 +162,17 @@ def test_oracle_sends_each_image_to_its_own_cluster() -> None:
 # --- inputs at the training size ------------------------------------------------------------
 
 
-def test_shrunk_input_is_the_training_size_with_one_flat_lost_level() -> None:
+def test_network_input_is_the_training_size_with_one_flat_lost_level() -> None:
     rng = np.random.default_rng(0)
     gray = rng.integers(0, 256, (96, 80), dtype=np.uint8)
     mask = np.zeros_like(gray, bool)
     mask[20:60, 10:50] = True
     gray[mask] = 77
-    small, small_mask = shrunk_input(gray, mask, SIZE)
+    small, small_mask = network_input(gray, mask, SIZE)
     assert small.shape == small_mask.shape == (SIZE, SIZE)
     assert small_mask.dtype == bool and small_mask.any()
     assert set(np.unique(small[small_mask]).tolist()) == {77}
-    same, same_mask = shrunk_input(gray[:64, :64], mask[:64, :64], SIZE)
+    same, same_mask = network_input(gray[:64, :64], mask[:64, :64], SIZE)
     np.testing.assert_array_equal(same, gray[:64, :64])
     np.testing.assert_array_equal(same_mask, mask[:64, :64])
 
@@ -305,9 +307,10 @@ def test_a_retrained_or_deleted_model_never_leaves_an_old_zip(
     assert f"restored {len(names)} images" in first.stderr
 
     model = run / "experts" / GLOBAL / "fold0" / "model.pt"
-    weights = torch.load(model, weights_only=True)
+    saved = load_model(model)
     model.unlink()  # a hard link to the shared run's weights: never write into it
-    torch.save({k: v + 0.01 if v.is_floating_point() else v for k, v in weights.items()}, model)
+    weights = {k: v + 0.01 if v.is_floating_point() else v for k, v in saved.weights.items()}
+    save_model(model, replace(saved, weights=weights))
     retrained = succeed(*submit)
     assert f"restored {len(names)} images" in retrained.stderr and "kept" not in retrained.stderr
     assert len(list((run / "predictions").iterdir())) == 1  # the old models' images are gone

@@ -20,14 +20,12 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
 import experts.train
-from experts.data import GLOBAL
-from experts.train import tuned_settings
 from hueroute.config import SearchConfig
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.layout import TRAIN_COLUMNS, read_table
-from hueroute.run import NOISE, Run
+from hueroute.run import GLOBAL, NOISE, Run, tuned_settings
 from search.space import SCHEDULERS, suggest_settings
 from search.storage import storage_url
 from search.study import make_pruner, open_study

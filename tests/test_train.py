@@ -26,16 +26,16 @@ from PIL import Image
 
 import experts.store
 import experts.train
-from experts.data import GLOBAL, PairDataset, expert_names, expert_split
+from experts.data import PairDataset
 from experts.hue_module import HueRestorer
 from experts.module import Restorer
-from experts.networks import build_network
+from experts.saved import load_model
 from experts.store import PairStore, open_store
 from experts.train import train_expert, training_parts
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
-from hueroute.run import NOISE, Run
+from hueroute.run import GLOBAL, NOISE, Run, expert_names, expert_split
 from tests.cli_helpers import OLD_NS, age, invoke, mtimes, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -440,11 +440,8 @@ def assert_model_restores_held_out(run_folder: Path, expert: str, fold: int) -> 
     through the module that trained it."""
     run = Run.open(run_folder)
     folder = fold_dir(run_folder, expert, fold)
-    weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-    settings = run.config.train
-    network = build_network(settings, pretrained=False)
-    network.load_state_dict(weights, strict=True)
-    network.eval()
+    saved = load_model(folder / "model.pt")
+    settings, network = saved.settings, saved.network()
 
     train_ids, val_ids = expert_split(*run_tables(run_folder), expert, fold)
     module, data = training_parts(run, expert, network, settings, train_ids, val_ids)
@@ -497,8 +494,7 @@ def test_cluster_expert_starts_from_the_global_model_of_its_fold(
             train_expert(Run.open(run), "cluster0", fold)
 
     starts = [
-        torch.load(fold_dir(run, GLOBAL, fold) / "model.pt", weights_only=True)
-        for fold in range(SMOKE_FOLDS)
+        load_model(fold_dir(run, GLOBAL, fold) / "model.pt").weights for fold in range(SMOKE_FOLDS)
     ]
     assert any(not torch.equal(starts[0][k], starts[1][k]) for k in starts[0])  # folds differ
     for fold, (state, start) in enumerate(zip(started, starts, strict=True)):
@@ -585,7 +581,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
     ]
     assert logged == list(range(2 * per_epoch))  # every step logged once, none redone
 
-    weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    weights = load_model(folder / "model.pt").weights
     for name in ("best.ckpt", "last.ckpt"):  # kept, as train.keep_checkpoints asks
         checkpoint = torch.load(folder / name, map_location="cpu", weights_only=True)
         network = {
@@ -703,7 +699,7 @@ def test_a_folds_model_does_not_depend_on_earlier_random_draws(
     for seed in (1, 2):
         torch.manual_seed(seed)
         train_expert(Run.open(run), GLOBAL, 0, force=True)
-        models.append(torch.load(fold_dir(run, GLOBAL, 0) / "model.pt", weights_only=True))
+        models.append(load_model(fold_dir(run, GLOBAL, 0) / "model.pt").weights)
     differ = [key for key in models[0] if not torch.equal(models[0][key], models[1][key])]
     assert not differ, f"{len(differ)} of {len(models[0])} tensors differ, e.g. {differ[:3]}"
 

@@ -7,11 +7,9 @@ import optuna
 import pytest
 import torch
 
-from experts.data import GLOBAL
 from experts.held_out import held_out_outputs, spread_pick
-from experts.train import tuned_settings
 from hueroute.config import setting
-from hueroute.run import RENDER_STUDY, Run
+from hueroute.run import GLOBAL, RENDER_STUDY, Run, tuned_settings
 from search.render import SPACE, open_render_study, render_score
 from search.storage import storage_url
 from tests.cli_helpers import succeed

@@ -27,13 +27,12 @@ def train_all(run: Path) -> None:
     """The global expert, the colour expert's rendering tuned on its held-out folds, then the
     cluster experts' studies (their trials fine-tune the global expert of fold 0) when
     search.cluster_studies, then the cluster experts."""
-    from experts.data import GLOBAL
-    from experts.train import run_experts
+    from hueroute.run import GLOBAL
 
     train_command(run, expert=[GLOBAL])
     tune_command(run)
     opened = Run.open(run)
-    clusters = [e for e in run_experts(opened) if e != GLOBAL]
+    clusters = [e for e in opened.experts() if e != GLOBAL]
     if clusters and opened.config.search.cluster_studies:
         search_command(run, expert=clusters)
     if clusters:
@@ -44,7 +43,7 @@ def run_stages(run: Path, until: str) -> None:
     """Every stage up to `until` that is not done, in order, then a table of where time went."""
     if until not in STAGES:
         raise InputError(f"--until {until}", f"is not a stage; choose from {', '.join(STAGES)}")
-    from experts.data import GLOBAL
+    from hueroute.run import GLOBAL
 
     opened = Run.open(run)
     steps: dict[str, tuple[Callable[[], object], Path]] = {

@@ -38,8 +38,7 @@ def search_command(
     ] = False,
 ) -> None:
     """Tune each expert with an Optuna study; rerun to resume, or run several workers at once."""
-    from experts.data import GLOBAL
-    from experts.train import fold_dir, run_experts
+    from hueroute.run import GLOBAL
     from search.objective import FOLD
     from search.plots import plot_study
     from search.storage import shown_url, storage_url
@@ -48,7 +47,7 @@ def search_command(
     opened = Run.open(run)
     settings = opened.config.search
     url = storage_url(opened, storage)
-    known = run_experts(opened)
+    known = opened.experts()
     for name in expert or ():
         if name not in known:
             raise InputError(name, f"is not an expert of this run: {known}")
@@ -62,11 +61,7 @@ def search_command(
             "they train with the global expert's best settings"
         )
     for name in expert or searched:
-        if (
-            not expert
-            and name != GLOBAL
-            and not (fold_dir(opened, GLOBAL, FOLD) / "model.pt").exists()
-        ):
+        if not expert and name != GLOBAL and not (opened.model_pt(GLOBAL, FOLD)).exists():
             console.print(
                 f"{name}: not searched yet: its trials fine-tune the global expert of fold {FOLD}, "
                 f"which is not trained (hueroute train {run} --expert {GLOBAL} --fold {FOLD})"
@@ -109,9 +104,8 @@ def tune_command(
     ] = False,
 ) -> None:
     """Tune how the colour expert renders (target mix, power, chroma) on held-out folds."""
-    from experts.data import GLOBAL
     from experts.held_out import held_out_outputs
-    from experts.train import tuned_settings
+    from hueroute.run import GLOBAL, tuned_settings
     from search.plots import plot_study
     from search.render import open_render_study, tune_rendering
     from search.storage import shown_url, storage_url

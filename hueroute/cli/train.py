@@ -22,11 +22,11 @@ def train_command(
     force: Force = False,
 ) -> None:
     """Train each expert on each fold: resumes a half-trained fold, skips finished ones."""
-    from experts.data import GLOBAL
-    from experts.train import run_experts, train_expert, tuned_settings, write_manifest
+    from experts.train import train_expert, write_manifest
+    from hueroute.run import GLOBAL, tuned_settings
 
     opened = Run.open(run)
-    experts = expert or run_experts(opened)
+    experts = expert or opened.experts()
     folds = fold if fold is not None and len(fold) else range(opened.config.folds.n_folds)
     for name in sorted(experts, key=lambda e: e != GLOBAL):  # clusters fine-tune global
         settings, params, sources = tuned_settings(opened, name)

@@ -1,4 +1,4 @@
-"""The run folder: one directory every stage reads from and writes to."""
+"""The run folder: where every stage's outputs are, and whether each stage is done."""
 
 import json
 import shutil
@@ -11,11 +11,24 @@ from hueroute.config import Config, commented_yaml, load_config, preset_config
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
 from hueroute.layout import TRAIN_COLUMNS, read_table
+from hueroute.run.experts import GLOBAL, expert_names, read_run_table
 
 CONFIG_NAME = "config.yaml"
-NOISE = -1  # the cluster of images in no cluster, in clusters.csv
 RENDER_STUDY = "render"  # the study of the colour expert's rendering, beside the experts' own
 EMBEDDINGS_DIR, CACHE_DIR = "embeddings", "cache"  # keyed by image content: kept on --force
+# the stages of a run, in order: the global expert first, since the cluster experts
+# fine-tune it and the colour expert's rendering is tuned on its held-out folds
+STAGES = (
+    "cluster",
+    "search",
+    "train-global",
+    "tune",
+    "train-clusters",
+    "route",
+    "evaluate",
+    "submit",
+    "report",
+)
 
 
 def clear_outputs(root: Path) -> None:
@@ -82,6 +95,35 @@ class Run:
     def cluster_json(self) -> Path:
         return self.root / "cluster.json"
 
+    def clusters(self) -> pd.DataFrame:
+        return read_run_table(self.clusters_csv, ("id", "cluster"))
+
+    def folds(self) -> pd.DataFrame:
+        return read_run_table(self.folds_csv, ("id", "fold"))
+
+    def experts(self) -> list[str]:
+        """The names of the run's experts: global, then one per cluster."""
+        return expert_names(self.clusters())
+
+    @property
+    def experts_dir(self) -> Path:
+        return self.root / "experts"
+
+    def fold_dir(self, expert: str, fold: int) -> Path:
+        return self.experts_dir / expert / f"fold{fold}"
+
+    def model_pt(self, expert: str, fold: int) -> Path:
+        """`expert`'s model of `fold`: weights and how they were trained (written last)."""
+        return self.fold_dir(expert, fold) / "model.pt"
+
+    def fold_metrics_json(self, expert: str, fold: int) -> Path:
+        """Written when `expert`'s training on `fold` is finished and scored."""
+        return self.fold_dir(expert, fold) / "metrics.json"
+
+    @property
+    def manifest_json(self) -> Path:
+        return self.experts_dir / "manifest.json"
+
     @property
     def search_dir(self) -> Path:
         return self.root / "search"
@@ -95,6 +137,11 @@ class Run:
         return self.root / "router"
 
     @property
+    def router_metrics_json(self) -> Path:
+        """The router's held-out accuracy, written last by the route stage."""
+        return self.router_dir / "metrics.json"
+
+    @property
     def predictions_dir(self) -> Path:
         return self.root / "predictions"
 
@@ -105,6 +152,14 @@ class Run:
     @property
     def report_dir(self) -> Path:
         return self.root / "report"
+
+    @property
+    def scores_csv(self) -> Path:
+        return self.report_dir / "scores.csv"
+
+    @property
+    def report_html(self) -> Path:
+        return self.report_dir / "index.html"
 
     @property
     def choice_json(self) -> Path:
@@ -126,3 +181,27 @@ class Run:
     def train_table(self) -> pd.DataFrame:
         """train.csv of the run's dataset, paths resolved and checked."""
         return read_table(self.config.data / "train.csv", TRAIN_COLUMNS)
+
+    def trained(self, experts: list[str]) -> bool:
+        """Whether every fold of each of `experts` is trained and scored."""
+        folds = range(self.config.folds.n_folds)
+        return all(self.fold_metrics_json(e, k).is_file() for e in experts for k in folds)
+
+    def is_done(self, stage: str) -> bool:
+        """Whether `stage` has left its outputs in the run (its done-marker)."""
+        markers = {
+            "cluster": [self.clusters_csv, self.folds_csv, self.umap_png, self.cluster_json],
+            "search": [self.best_params_json(GLOBAL)],
+            "tune": [self.best_params_json(RENDER_STUDY)],
+            "route": [self.router_metrics_json],
+            "evaluate": [self.scores_csv],
+            "submit": [self.submission_zip],
+            "report": [self.report_html],
+        }
+        if stage == "train-global":
+            return self.trained([GLOBAL])
+        if stage == "train-clusters":
+            return self.is_done("cluster") and self.trained(self.experts())
+        if stage not in markers:
+            raise InputError(stage, f"is not a stage; choose from {', '.join(STAGES)}")
+        return all(path.exists() for path in markers[stage])
