@@ -28,7 +28,7 @@ from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWi
 
 from clustering.cache import EmbeddingCache
 from clustering.clusterer import NOISE, EmbeddingClusterer
-from clustering.embed import embed_files
+from clustering.embed_files import embed_files
 from clustering.embedders import ClipEmbedder, EfficientNetLiteEmbedder, Embedder
 from hueroute.dataset import make_dataset
 from hueroute.tensors import pick_device
@@ -104,7 +104,7 @@ def peak_memory(count: int, data: Path, work: Path) -> float:
         "import resource, sys, time\n"
         "from pathlib import Path\n"
         "from clustering.cache import EmbeddingCache\n"
-        "from clustering.embed import embed_files\n"
+        "from clustering.embed_files import embed_files\n"
         "from clustering.embedders import EfficientNetLiteEmbedder\n"
         f"folders = [Path('{data}/train_gt'), Path('{data}/train_input')]\n"
         f"paths = [p for f in folders for p in sorted(f.glob('*.png'))][:{count}]\n"

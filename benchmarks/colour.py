@@ -22,8 +22,8 @@ from experts.render import paint
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_lost_region
 from hueroute.images import luma, read_gray, read_rgb
+from hueroute.metric import hist_similarity, hue_channel, hue_counts
 from hueroute.run import GLOBAL, Run
-from hueroute.score import hist_similarity, hue_channel, hue_counts
 
 PARTS = ("expected", "prior", "neighbours")
 

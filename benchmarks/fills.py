@@ -18,7 +18,7 @@ from restorers import dataset
 
 from hueroute.fills import FILLS, fill_lost_region
 from hueroute.images import read_gray, read_rgb
-from hueroute.score import score_image
+from hueroute.metric import score_image
 
 SLOW = {"fsr-best"}
 

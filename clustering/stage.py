@@ -8,7 +8,7 @@ import pandas as pd
 
 from clustering.cache import EmbeddingCache
 from clustering.clusterer import MIN_IMAGES, NOISE, EmbeddingClusterer
-from clustering.embed import embed_files
+from clustering.embed_files import embed_files
 from clustering.embedders import build_embedder
 from clustering.folds import stratified_folds
 from clustering.plot import plot_clusters
@@ -16,14 +16,6 @@ from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
 from hueroute.progress import console
 from hueroute.run import Run
-
-
-def outputs(run: Run) -> list[Path]:
-    return [run.clusters_csv, run.folds_csv, run.umap_png, run.cluster_json]
-
-
-def is_done(run: Run) -> bool:
-    return all(path.exists() for path in outputs(run))
 
 
 def cluster_run(run: Run) -> pd.DataFrame:

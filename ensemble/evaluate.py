@@ -8,19 +8,19 @@ import pandas as pd
 from sklearn.neighbors import KNeighborsClassifier
 
 from ensemble.blend import Weights, blend_weights, oracle_weights
-from ensemble.embeddings import run_embeddings
+from ensemble.fit_router import routed_table
+from ensemble.input_embeddings import run_embeddings
 from ensemble.predictor import RoutedPredictor
 from ensemble.router import ClusterRouter
-from ensemble.routing import routed_table
 from hueroute.baseline import baseline_restore
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, read_table
+from hueroute.metric import score_image
 from hueroute.progress import track
 from hueroute.run import GLOBAL, NOISE, Run, expert_of
-from hueroute.score import score_image
 
 STRATEGIES = ("baseline", "global", "routed", "oracle", "submitted")
 PARTS = {"S": "ssim", "M": "masked_ssim", "C": "hist", "score": "score"}
@@ -196,9 +196,5 @@ def evaluate_run(run: Run) -> pd.DataFrame:
     )
     scores = summarise_scores(per_image)
     write_text_atomic(run.report_dir / "per_image.csv", per_image.to_csv(index=False))
-    write_text_atomic(run.report_dir / "scores.csv", scores.round(5).to_csv(index=False))
+    write_text_atomic(run.scores_csv, scores.round(5).to_csv(index=False))
     return scores
-
-
-def is_done(run: Run) -> bool:
-    return (run.report_dir / "scores.csv").is_file()

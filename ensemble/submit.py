@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ensemble.blend import blend_weights
-from ensemble.embeddings import run_embeddings
+from ensemble.input_embeddings import run_embeddings
 from ensemble.predictor import RoutedPredictor
 from ensemble.router import ClusterRouter
 from hueroute.detect import detect_lost_region

@@ -73,6 +73,10 @@ class PairDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.fresh = fresh
 
+    def prepare_data(self) -> None:
+        """Decode the pairs once, before data-parallel processes open them."""
+        open_store(self.table, self.image_size, self.store_folder)
+
     def setup(self, stage: str | None = None) -> None:
         self.store = open_store(self.table, self.image_size, self.store_folder)
 

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from experts.colour import rgb_to_chroma
-from hueroute.score import HUE_BINS, hue_channel, hue_counts
+from hueroute.metric import HUE_BINS, hue_channel, hue_counts
 
 
 def pixel_classes(rgb: np.ndarray, classes: int, gray_spread: int) -> np.ndarray:

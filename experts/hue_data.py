@@ -158,6 +158,11 @@ class HueDataModule(L.LightningDataModule):
         self.network = network
         self.settings = settings
 
+    def prepare_data(self) -> None:
+        """Decode the pairs and cache the features once, before data-parallel processes open
+        them (Lightning calls this on one process of each machine)."""
+        self.setup()
+
     def setup(self, stage: str | None = None) -> None:
         size = self.settings.image_size
         self.store = open_store(self.table, size, self.cache_folder)

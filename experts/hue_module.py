@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 from experts.colourise import colourise
 from experts.hue_net import HueNet
-from experts.module import ScoredModule, to_uint8
+from experts.module import ScoredModule
 from hueroute.config import TrainConfig
+from hueroute.tensors import to_uint8
 
 CHROMA_LOSS_WEIGHT = 4.0  # chroma errors are small numbers; scaled to count beside the classes
 

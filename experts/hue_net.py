@@ -14,7 +14,7 @@ from torch import nn
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_lost_region
-from hueroute.score import HUE_BINS
+from hueroute.metric import HUE_BINS
 from hueroute.weights import LITE_VARIANTS, load_packaged_lite
 
 GRID = 4  # px between the pixels a whole image is described at

@@ -8,7 +8,7 @@ from torch import nn
 
 from experts.losses import RestorationLoss
 from hueroute.config import TrainConfig
-from hueroute.score import score_image
+from hueroute.metric import score_image
 from hueroute.tensors import to_uint8
 
 
@@ -37,7 +37,8 @@ class ScoredModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         score, s, m, c = np.mean(self.scores, axis=0) if self.scores else (0.0,) * 4
         self.scores.clear()
-        self.log_dict({"val_score": score, "val_S": s, "val_M": m, "val_C": c}, prog_bar=True)
+        scores = {"val_score": score, "val_S": s, "val_M": m, "val_C": c}
+        self.log_dict(scores, prog_bar=True, sync_dist=True)  # the mean of data-parallel ranks
 
     def configure_optimizers(self) -> dict:
         settings = self.settings

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hueroute.score import HUE_BINS, hue_channel
+from hueroute.metric import HUE_BINS, hue_channel
 
 PIL_LUMA = (19595, 38470, 7471)  # PIL's "L" in 16-bit fixed point: (R, G, B) weights
 LUMA = np.array(PIL_LUMA) / 65536

@@ -30,9 +30,9 @@ from hueroute.config import TrainConfig
 from hueroute.errors import InputError, Interrupted
 from hueroute.files import write_text_atomic
 from hueroute.images import write_png
+from hueroute.metric import score_image
 from hueroute.progress import console
 from hueroute.run import GLOBAL, Run, expert_names, expert_split, tuned_settings
-from hueroute.score import score_image
 from hueroute.tensors import to_uint8
 
 
@@ -90,6 +90,8 @@ class SayWhereItStarts(Callback):
         self.name = name
 
     def on_train_start(self, trainer: L.Trainer, *args: Any) -> None:
+        if not trainer.is_global_zero:  # one line for all data-parallel processes
+            return
         if trainer.ckpt_path:
             console.print(f"resuming {self.name} after {trainer.current_epoch} finished epochs")
         else:
@@ -130,6 +132,9 @@ def fit_expert(
         dirpath=folder, filename=last.stem, every_n_epochs=1, enable_version_counter=False
     )
     trainer = L.Trainer(
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        strategy=settings.strategy,
         max_epochs=settings.epochs,
         max_steps=settings.max_steps or -1,
         max_time=timedelta(minutes=settings.max_minutes) if settings.max_minutes else None,
@@ -202,20 +207,22 @@ def train_expert(
         shutil.rmtree(folder)
     fitted = fit_expert(run, expert, fold, settings, folder)
     best = torch.load(fitted.best.best_model_path, map_location="cpu", weights_only=True)
+    last = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     state = best["state_dict"]
     weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
     data_key = store_key(run.train_table(), settings.image_size)
     trained_on = training_digest(settings, data_key, fitted.data.train_ids)
     save_model(run.model_pt(expert, fold), SavedModel(settings, weights, trained_on))
     fitted.module.network.load_state_dict(weights)
+    fitted.data.setup("validate")  # in this process: data-parallel fits run in others
     oof = out_of_fold(fitted.module, fitted.data, fitted.val_ids, folder / "oof")
     metrics = {
         "expert": expert,
         "fold": fold,
         "train_images": len(fitted.data.train_ids),
         "val_images": len(fitted.val_ids),
-        "epochs": fitted.trainer.current_epoch,
-        "steps": fitted.trainer.global_step,
+        "epochs": last["epoch"] + 1,  # the checkpoint's: the fit may have run elsewhere
+        "steps": last["global_step"],
         "seconds": round(fitted.seconds, 1),
         **{k: round(float(oof[k].mean()), 5) for k in ("score", "ssim", "masked_ssim", "hist")},
     }

@@ -173,6 +173,21 @@ class TrainConfig(Section):
     keep_checkpoints: bool = Field(
         False, description="keep a finished fold's Lightning checkpoints beside its model.pt"
     )
+    accelerator: Literal["auto", "cpu", "gpu"] = Field(
+        "auto", description="what trains: auto = the GPUs when there are any"
+    )
+    devices: int = Field(1, ge=1, description="GPUs (or CPU processes) one fold trains on")
+    strategy: Literal["auto", "ddp_spawn", "ddp_fork"] = Field(
+        "auto",
+        description="with devices > 1, Lightning's data-parallel training in processes "
+        "started for each fit (ddp_fork is faster to start, ddp_spawn works everywhere)",
+    )
+
+    @model_validator(mode="after")
+    def parallel_strategy(self) -> "TrainConfig":
+        if self.devices > 1 and self.strategy == "auto":
+            raise ValueError("train.devices > 1 needs train.strategy ddp_spawn or ddp_fork")
+        return self
 
     @field_validator("fill")
     @classmethod
@@ -359,7 +374,9 @@ def describe_error(error: dict[str, Any], model: type[BaseModel]) -> str:
     """One line for one pydantic error, naming the setting by its dotted path."""
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] != "extra_forbidden":
-        return f"setting {key}: {error['msg'].lower()} (got {error.get('input')!r})"
+        given = error.get("input")
+        got = "" if isinstance(given, dict) else f" (got {given!r})"  # a rule across a section
+        return f"setting {key}: {error['msg'].lower()}{got}"
     *parents, name = error["loc"]
     section: Any = model
     for part in parents:

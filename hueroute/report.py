@@ -14,7 +14,7 @@ from hueroute.files import atomic_path, write_text_atomic
 from hueroute.images import read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.predictions import prediction_reader
-from hueroute.run import Run
+from hueroute.run import GLOBAL, Run
 
 SAMPLES = 8  # test images in the sample grid
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -67,7 +67,7 @@ def search_section(run: Run) -> str:
 
 
 def experts_section(run: Run) -> str:
-    manifest_path = run.root / "experts" / "manifest.json"
+    manifest_path = run.manifest_json
     if not manifest_path.is_file():
         return ""
     rows = [
@@ -86,7 +86,7 @@ def experts_section(run: Run) -> str:
     frame = pd.DataFrame(rows)
     figure = Figure(figsize=(7, 0.4 * frame["expert"].nunique() + 1.2), layout="constrained")
     axes = figure.subplots()
-    names = sorted(frame["expert"].unique(), key=lambda e: (e != "global", e))
+    names = sorted(frame["expert"].unique(), key=lambda e: (e != GLOBAL, e))
     for y, expert in enumerate(names):
         scores = frame.loc[frame["expert"] == expert, "score"]
         axes.barh(y, scores.mean(), color="C0", alpha=0.5)
@@ -99,7 +99,7 @@ def experts_section(run: Run) -> str:
 
 
 def router_section(run: Run) -> str:
-    path = run.router_dir / "metrics.json"
+    path = run.router_metrics_json
     if not path.is_file():
         return ""
     metrics = json.loads(path.read_text())
@@ -142,7 +142,7 @@ def choice_text(run: Run) -> str:
 
 
 def scores_section(run: Run) -> str:
-    path = run.report_dir / "scores.csv"
+    path = run.scores_csv
     if not path.is_file():
         return ""
     scores = pd.read_csv(path, dtype={"cluster": str})
@@ -219,6 +219,6 @@ def write_report(run: Run) -> Path:
         f"<title>hueroute report: {html.escape(run.root.resolve().name)}</title>"
         f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
     )
-    out = run.report_dir / "index.html"
+    out = run.report_html
     write_text_atomic(out, page)
     return out

@@ -9,9 +9,9 @@ from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.files import list_images
 from hueroute.images import read_gray, read_rgb
+from hueroute.metric import MIN_MASKED_PIXELS, WEIGHTS, score_image
 from hueroute.predictions import prediction_reader
 from hueroute.progress import track
-from hueroute.score import MIN_MASKED_PIXELS, WEIGHTS, score_image
 
 
 def lost_region(

@@ -32,6 +32,8 @@ class Objective:
             fitted = fit_expert(self.run, self.expert, FOLD, settings, folder, [pruning])
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        images = fitted.trainer.global_step * settings.batch_size
+        trial.set_user_attr("images_per_second", images / fitted.seconds)  # a time budget's rate
         if fitted.best.best_model_score is None:
             raise RuntimeError(f"trial {trial.number} ended before its first validation")
         return float(fitted.best.best_model_score)

@@ -10,8 +10,8 @@ import optuna
 from experts.colourise import colourise
 from experts.held_out import HeldOut
 from hueroute.config import ColourConfig, TrainConfig, setting, with_params
+from hueroute.metric import score_image
 from hueroute.run import RENDER_STUDY, Run
-from hueroute.score import score_image
 from search.study import open_study, optimize_until, write_best_params
 
 REPORTS = 8  # partial means a trial reports to the pruner
@@ -75,9 +75,14 @@ def open_render_study(run: Run, url: str, base: TrainConfig) -> optuna.Study:
 
 
 def tune_rendering(
-    run: Run, study: optuna.Study, items: list[HeldOut], base: TrainConfig, trials: int
+    run: Run,
+    study: optuna.Study,
+    items: list[HeldOut],
+    base: TrainConfig,
+    trials: int,
+    timeout: float | None = None,
 ) -> dict | None:
-    """Run the render study until it holds `trials` finished trials; write and return the
-    best settings (search/render/best_params.json)."""
-    optimize_until(study, RenderObjective(items, base), trials)
+    """Run the render study until it holds `trials` finished trials (or `timeout` passes);
+    write and return the best settings (search/render/best_params.json)."""
+    optimize_until(study, RenderObjective(items, base), trials, timeout)
     return write_best_params(run, study)

@@ -17,8 +17,8 @@ from experts.train import train_expert
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.images import luma, read_gray, read_rgb, write_png
+from hueroute.metric import HUE_BINS, hue_counts
 from hueroute.run import GLOBAL, NOISE, Run
-from hueroute.score import HUE_BINS, hue_counts
 
 SIZE = 64
 BLUE, GREEN = 110, 55  # OpenCV hues (degrees / 2) of the rule's upper and lower halves

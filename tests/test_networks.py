@@ -17,7 +17,7 @@ from hueroute.data import samples_dir
 from hueroute.errors import InputError
 from hueroute.fills import push_pull
 from hueroute.images import luma, read_rgb
-from hueroute.score import hue_histogram
+from hueroute.metric import hue_histogram
 from hueroute.weights import hub_reachable, packaged_lite_file
 
 LITE0 = "tu-tf_efficientnet_lite0"

@@ -19,7 +19,7 @@ from experts.render import (
 from hueroute.config import ColourConfig
 from hueroute.data import samples_dir
 from hueroute.images import luma, read_rgb
-from hueroute.score import HUE_BINS, hist_similarity, hue_channel
+from hueroute.metric import HUE_BINS, hist_similarity, hue_channel
 
 
 def sample_photos() -> list[np.ndarray]:

@@ -11,7 +11,7 @@ from skimage.metrics import structural_similarity
 
 from hueroute.data import samples_dir
 from hueroute.dataset import square
-from hueroute.score import hist_similarity, masked_ssim, score_image, ssim
+from hueroute.metric import hist_similarity, masked_ssim, score_image, ssim
 from hueroute.scoring import score_predictions, summarise
 
 

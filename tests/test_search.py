@@ -14,7 +14,6 @@ from typing import Any
 import optuna
 import pandas as pd
 import pytest
-import torch
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
@@ -34,6 +33,8 @@ from tests.test_bad_input import assert_clear_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -82,14 +83,6 @@ def worker(run: Path, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Any:
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 @pytest.fixture(scope="module")

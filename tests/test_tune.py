@@ -76,7 +76,7 @@ def test_tune_again_is_done_and_a_joint_run_has_nothing_to_tune(
     assert "rendering" not in again and "render: best score" in again
     joint = smoke_run(tmp_path)
     edit_config(joint, "train", network="joint")
-    assert "nothing to tune, train.network is joint" in succeed("tune", joint).output
+    assert "nothing to tune, the global expert is a joint network" in succeed("tune", joint).output
 
 
 def test_spread_pick_takes_evenly_and_all_when_few() -> None:

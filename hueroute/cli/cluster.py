@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -17,17 +18,20 @@ def cluster_command(
     force: Force = False,
 ) -> None:
     """Embed train_gt and train_input, cluster with UMAP + HDBSCAN, and make the folds."""
-    from clustering.stage import cluster_run, is_done  # torch and numba load only when used
+    from clustering.stage import cluster_run  # torch and numba load only when used
 
     opened = Run.open(run)
-    if is_done(opened) and not force:
+    if opened.is_done("cluster") and not force:
         console.print(f"cluster: done already in {run} (--force to redo)")
         return
-    sizes = cluster_run(opened)
-    view = Table(title=f"clusters of {run}")
+    show_clusters(cluster_run(opened), opened)
+
+
+def show_clusters(sizes: pd.DataFrame, run: Run) -> None:
+    view = Table(title=f"clusters of {run.root}")
     for column in sizes.columns:
         view.add_column(column, justify="right")
     for row in sizes.itertuples(index=False):
         view.add_row(row[0], str(row[1]), f"{row[2]:.1%}", f"{row[3]:.2f}", row[4])
     results.print(view)
-    console.print(f"wrote {opened.clusters_csv}, {opened.folds_csv}, {opened.umap_png}")
+    console.print(f"wrote {run.clusters_csv}, {run.folds_csv}, {run.umap_png}")

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -18,18 +19,22 @@ def evaluate_command(
 ) -> None:
     """Score baseline, global, routed and oracle on held-out folds (and the test split when
     test_gt/ exists); choose the cluster experts submit routes to."""
-    import pandas as pd
-
-    from ensemble.evaluate import STRATEGIES, evaluate_run, is_done
+    from ensemble.evaluate import evaluate_run
 
     opened = Run.open(run)
-    path = opened.report_dir / "scores.csv"
-    if is_done(opened) and not force:
+    if opened.is_done("evaluate") and not force:
         console.print(f"evaluate: done already in {run} (--force to redo)")
-        scores = pd.read_csv(path, dtype={"cluster": str})
+        scores = pd.read_csv(opened.scores_csv, dtype={"cluster": str})
     else:
         scores = evaluate_run(opened)
-    view = Table(title=f"score of {run}: each expert choice (S / M / C of the score)")
+    show_scores(scores, opened)
+
+
+def show_scores(scores: pd.DataFrame, run: Run) -> None:
+    """The score of each strategy by split and cluster, and the experts submit routes to."""
+    from ensemble.evaluate import STRATEGIES
+
+    view = Table(title=f"score of {run.root}: each expert choice (S / M / C of the score)")
     for column in ("split", "cluster", "images", *STRATEGIES):
         view.add_column(column, justify="right")
     for (split, cluster), group in scores.groupby(["split", "cluster"], sort=False):
@@ -43,8 +48,8 @@ def evaluate_command(
         ]
         view.add_row(split, cluster, str(int(by["images"].iloc[0])), *cells)
     results.print(view)
-    console.print(f"wrote {path} and {opened.report_dir / 'per_image.csv'}")
-    choice = opened.choice()
+    console.print(f"wrote {run.scores_csv} and {run.report_dir / 'per_image.csv'}")
+    choice = run.choice()
     if choice and choice["clusters"]:
         kept = ", ".join(choice["experts"]) or "none"
         dropped = ", ".join(e for e in choice["clusters"] if e not in choice["experts"]) or "none"
@@ -52,5 +57,5 @@ def evaluate_command(
             f"submit routes to the cluster experts that beat the global expert on their "
             f"held-out images by more than {choice['min_gain_z']:g} standard errors: {kept}; "
             f"global expert instead of: {dropped} "
-            f"({opened.choice_json})"
+            f"({run.choice_json})"
         )

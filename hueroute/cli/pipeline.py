@@ -1,8 +1,6 @@
 """`hueroute run`, `hueroute demo` and `hueroute report`: the stages in order, and their page."""
 
 import shutil
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,64 +8,55 @@ import typer
 from rich.table import Table
 
 from hueroute.cli.app import command
-from hueroute.cli.cluster import cluster_command
-from hueroute.cli.evaluate import evaluate_command
-from hueroute.cli.route import route_command
-from hueroute.cli.search import search_command, tune_command
-from hueroute.cli.submit import submit_command
-from hueroute.cli.train import train_command
-from hueroute.errors import InputError
+from hueroute.cli.cluster import show_clusters
+from hueroute.cli.evaluate import show_scores
+from hueroute.cli.route import show_router
+from hueroute.cli.search import show_studies
+from hueroute.cli.submit import show_submission
+from hueroute.cli.train import show_manifest
 from hueroute.progress import console, results
-from hueroute.run import Run, clear_outputs
-
-STAGES = ("cluster", "search", "train", "route", "evaluate", "submit", "report")
+from hueroute.run import STAGES, Run, clear_outputs
 
 
-def train_all(run: Path) -> None:
-    """The global expert, the colour expert's rendering tuned on its held-out folds, then the
-    cluster experts' studies (their trials fine-tune the global expert of fold 0) when
-    search.cluster_studies, then the cluster experts."""
-    from hueroute.run import GLOBAL
-
-    train_command(run, expert=[GLOBAL])
-    tune_command(run)
-    opened = Run.open(run)
-    clusters = [e for e in opened.experts() if e != GLOBAL]
-    if clusters and opened.config.search.cluster_studies:
-        search_command(run, expert=clusters)
-    if clusters:
-        train_command(run, expert=clusters)
-
-
-def run_stages(run: Path, until: str) -> None:
-    """Every stage up to `until` that is not done, in order, then a table of where time went."""
-    if until not in STAGES:
-        raise InputError(f"--until {until}", f"is not a stage; choose from {', '.join(STAGES)}")
-    from hueroute.run import GLOBAL
-
-    opened = Run.open(run)
-    steps: dict[str, tuple[Callable[[], object], Path]] = {
-        "cluster": (lambda: cluster_command(run), opened.clusters_csv),
-        "search": (lambda: search_command(run, expert=[GLOBAL]), opened.search_dir),
-        "train": (lambda: train_all(run), opened.root / "experts" / "manifest.json"),
-        "route": (lambda: route_command(run), opened.router_dir / "metrics.json"),
-        "submit": (lambda: submit_command(run), opened.submission_zip),
-        "evaluate": (lambda: evaluate_command(run), opened.report_dir / "scores.csv"),
-        "report": (lambda: report_command(run), opened.report_dir / "index.html"),
+def show_stage(opened: Run, stage: str, result: object) -> None:
+    """Print a stage's result as its own command does."""
+    if result is None:
+        return
+    shown = {
+        "cluster": lambda: show_clusters(result, opened),
+        "search": lambda: show_studies(result, "the run's storage"),
+        "train-global": lambda: show_manifest(result, opened.root),
+        "train-clusters": lambda: show_manifest(result, opened.root),
+        "route": lambda: show_router(result, opened),
+        "evaluate": lambda: show_scores(result, opened),
+        "submit": lambda: show_submission(result),
+        "report": lambda: console.print(f"wrote {result}"),
     }
-    done = []
-    for stage in STAGES[: STAGES.index(until) + 1]:
-        step, output = steps[stage]
-        console.rule(f"[bold]{stage}")
-        started = time.perf_counter()
-        step()
-        done.append((stage, time.perf_counter() - started, output))
+    if stage in shown:
+        shown[stage]()
+
+
+def run_stages(run: Path, until: str, budget: str | None = None) -> None:
+    """Every stage up to `until` that is not done, in order (the stages that learn within
+    `budget`), then a table of where time went."""
+    from pipeline.budget import BUDGETED, parse_duration
+    from pipeline.stages import run_pipeline
+
+    opened = Run.open(run)
+    seconds = parse_duration(budget) if budget else None
+    done = run_pipeline(opened, until, seconds, show=lambda s, r: show_stage(opened, s, r))
     view = Table(title=f"run {run}")
     for column in ("stage", "seconds", "output"):
         view.add_column(column, justify="left" if column == "output" else "right")
-    for stage, seconds, output in done:
-        view.add_row(stage, f"{seconds:.1f}", str(output))
+    for stage in done:
+        view.add_row(stage.stage, f"{stage.seconds:.1f}", str(stage.output))
     results.print(view)
+    if seconds:
+        used = sum(s.seconds for s in done if s.stage in BUDGETED)
+        results.print(
+            f"budget: cluster, search, training and tuning used {used / 60:.1f} of "
+            f"{seconds / 60:.1f} min (plan and use in {opened.budget_json})"
+        )
 
 
 @command("run")
@@ -76,9 +65,17 @@ def run_command(
     until: Annotated[str, typer.Option(help=f"Last stage to run: {', '.join(STAGES)}.")] = (
         "report"
     ),
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Time for cluster, search, training and tuning, such as 45m or 2h: the "
+            "search measures this machine's training rate and each fold gets the epochs "
+            "that fit."
+        ),
+    ] = None,
 ) -> None:
     """Run every stage that is not done yet, in order; run it again to resume."""
-    run_stages(run, until)
+    run_stages(run, until, budget)
 
 
 @command("report")

@@ -16,13 +16,16 @@ def route_command(
     force: Force = False,
 ) -> None:
     """Fit the LightGBM router on embeddings of train_input; check it on held-out folds."""
-    from ensemble.routing import is_done, route_run
+    from ensemble.fit_router import route_run
 
     opened = Run.open(run)
-    if is_done(opened) and not force:
+    if opened.is_done("route") and not force:
         console.print(f"route: done already in {run} (--force to redo)")
         return
-    metrics = route_run(opened)
+    show_router(route_run(opened), opened)
+
+
+def show_router(metrics: dict, run: Run) -> None:
     results.print(
         f"router on {metrics['images']} held-out images: top-1 {metrics['top1']:.3f}, "
         f"top-2 {metrics['top2']:.3f}, calibration error {metrics['ece']:.3f}, "
@@ -30,4 +33,4 @@ def route_command(
     )
     recall = ", ".join(f"{expert} {share:.2f}" for expert, share in metrics["recall"].items())
     results.print(f"routed to their own cluster: {recall}")
-    console.print(f"wrote {opened.router_dir}/ (metrics.json, calibration.png, model)")
+    console.print(f"wrote {run.router_dir}/ (metrics.json, calibration.png, model)")

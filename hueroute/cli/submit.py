@@ -1,13 +1,16 @@
 """`hueroute submit`: the routed ensemble's predictions of the test set, zipped and checked."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hueroute.cli.app import command
 from hueroute.progress import console, results
 from hueroute.run import Run
+
+if TYPE_CHECKING:
+    from ensemble.submit import Submission
 
 
 @command("submit")
@@ -26,7 +29,10 @@ def submit_command(
     """Restore every row of test.csv with the routed ensemble; write the flat zip and check it."""
     from ensemble.submit import submit_run
 
-    done = submit_run(Run.open(run), test_csv, out, force)
+    show_submission(submit_run(Run.open(run), test_csv, out, force))
+
+
+def show_submission(done: "Submission") -> None:
     if done.predicted:
         rate = done.predicted / done.seconds
         shares = ", ".join(f"{e} {s:.0%}" for e, s in sorted(done.experts.items()))

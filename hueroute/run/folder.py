@@ -142,6 +142,11 @@ class Run:
         return self.router_dir / "metrics.json"
 
     @property
+    def budget_json(self) -> Path:
+        """The plan of the last `hueroute run --budget` and the time each stage used."""
+        return self.root / "budget.json"
+
+    @property
     def predictions_dir(self) -> Path:
         return self.root / "predictions"
 

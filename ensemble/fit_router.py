@@ -8,7 +8,7 @@ import pandas as pd
 from sklearn.metrics import log_loss
 
 from ensemble.blend import blend_weights
-from ensemble.embeddings import run_embeddings
+from ensemble.input_embeddings import run_embeddings
 from ensemble.plots import plot_calibration
 from ensemble.router import ClusterRouter
 from hueroute.files import write_text_atomic
@@ -106,9 +106,5 @@ def route_run(run: Run) -> dict:
     write_text_atomic(folder / "calibration.csv", bins.to_csv(index=False))
     plot_calibration(bins, metrics, folder / "calibration.png")
     make_router(run).fit(X, y).save(folder)
-    write_text_atomic(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(run.router_metrics_json, json.dumps(metrics, indent=2) + "\n")
     return metrics
-
-
-def is_done(run: Run) -> bool:
-    return (run.router_dir / "metrics.json").is_file()

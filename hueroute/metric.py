@@ -1,4 +1,4 @@
-"""The competition's score: 0.2 SSIM + 0.4 SSIM of the lost pixels + 0.4 hue-histogram match."""
+"""The competition's score of one image: 0.2 SSIM + 0.4 SSIM of the lost pixels + 0.4 hue match."""
 
 from dataclasses import asdict, dataclass
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from clustering.cache import EmbeddingCache
-from clustering.embed import embed_files
+from clustering.embed_files import embed_files
 from clustering.embedders import build_embedder
 from hueroute.errors import InputError
 from hueroute.run import Run
