@@ -23,10 +23,11 @@ import torch.nn.functional as F
 from experts.colourise import target_histogram
 from experts.hue_classes import normalised_histogram
 from experts.hue_net import HueNet, HueOutput
-from experts.saved import load_model
+from experts.networks import rebuilt
 from hueroute.detect import detect_lost_region
 from hueroute.images import read_gray, read_rgb
 from hueroute.run import GLOBAL, Run, expert_split, render_settings
+from hueroute.run.models import load_model
 
 TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 0.5)
 PROJECTION_RANK, PROJECTION_STEPS = 128, 300
@@ -125,7 +126,7 @@ def main() -> None:
     settings = render_settings(run, load_model(run.model_pt(GLOBAL, 0)).settings)
     per_fold = []
     for fold in range(run.config.folds.n_folds):
-        network = load_model(run.model_pt(GLOBAL, fold)).network()
+        network = rebuilt(load_model(run.model_pt(GLOBAL, fold)))
         per_fold.append(fold_outputs(run, network, fold, grays, truth))
     print(f"fold average, {len(grays)} test images of {run.root}:")
     for index, name in enumerate(per_fold[0]):

@@ -14,12 +14,13 @@ from ensemble.blend import Weights
 from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
 from experts.colourise import colourise
 from experts.hue_net import HueOutput, weighted_sum
-from experts.saved import load_model
+from experts.networks import rebuilt
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_lost_region
 from hueroute.preprocess import network_input
 from hueroute.run import GLOBAL, Run, render_settings
+from hueroute.run.models import load_model
 from hueroute.tensors import pick_device, to_uint8
 
 Output = torch.Tensor | HueOutput  # (N, 3, S, S) RGB of a restorer, or a colour expert's
@@ -64,7 +65,7 @@ class RoutedPredictor:
                     f"was trained at {size} px, the global expert at {self.size} px: experts "
                     "blended together must share a size; retrain it with --force",
                 )
-        self.loaded[expert] = [model.network(self.device) for model in models]
+        self.loaded[expert] = [rebuilt(model, self.device) for model in models]
         return [model.settings for model in models]
 
     def models(self, expert: str) -> list[nn.Module]:

@@ -8,9 +8,10 @@ import torch
 
 from experts.hue_data import HueDataModule
 from experts.hue_net import HueNet, HueOutput
-from experts.saved import load_model
+from experts.networks import rebuilt
 from hueroute.errors import InputError
 from hueroute.run import GLOBAL, Run, expert_split
+from hueroute.run.models import load_model
 from hueroute.tensors import to_uint8
 
 
@@ -41,7 +42,7 @@ def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[H
     items = []
     for fold in range(n_folds):
         model = load_model(run.model_pt(expert, fold))
-        settings, network = model.settings, model.network()
+        settings, network = model.settings, rebuilt(model)
         if not isinstance(network, HueNet):
             raise InputError(f"train.network={settings.network}", "has no rendering to tune")
         _, val_ids = expert_split(clusters, folds, expert, fold)

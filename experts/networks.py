@@ -14,6 +14,7 @@ from experts.hue_net import HueNet
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
 from hueroute.fills import push_pull
+from hueroute.run.models import SavedModel
 from hueroute.weights import LITE_VARIANTS, hub_reachable, load_packaged_lite
 
 
@@ -126,3 +127,10 @@ def build_network(settings: TrainConfig, pretrained: bool = True) -> nn.Module:
         choices = ", ".join(NETWORKS)
         raise InputError(f"train.network={settings.network}", f"unknown; choose from {choices}")
     return NETWORKS[settings.network](settings, settings.encoder_weights if pretrained else None)
+
+
+def rebuilt(model: SavedModel, device: torch.device | str = "cpu") -> nn.Module:
+    """The network of a saved model as it was trained, in evaluation mode on `device`."""
+    network = build_network(model.settings, pretrained=False)
+    network.load_state_dict(model.weights)
+    return network.to(device).eval()

@@ -24,7 +24,6 @@ from experts.hue_module import HueRestorer
 from experts.hue_net import HueNet
 from experts.module import Restorer, ScoredModule
 from experts.networks import build_network
-from experts.saved import SavedModel, load_model, save_model, training_digest
 from experts.store import store_key
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError, Interrupted
@@ -33,6 +32,7 @@ from hueroute.images import write_png
 from hueroute.metric import score_image
 from hueroute.progress import console
 from hueroute.run import GLOBAL, Run, expert_names, expert_split, tuned_settings
+from hueroute.run.models import SavedModel, load_model, save_model, training_digest
 from hueroute.tensors import to_uint8
 
 
@@ -123,7 +123,7 @@ def fit_expert(
     if expert != GLOBAL:
         network.load_state_dict(load_model(run.model_pt(GLOBAL, fold)).weights)
     module, data = training_parts(run, expert, network, settings, train_ids, val_ids)
-    gpu = torch.cuda.is_available()
+    gpu = settings.accelerator != "cpu" and torch.cuda.is_available()
     if gpu:
         module = module.to(memory_format=torch.channels_last)
     best = ModelCheckpoint(dirpath=folder, filename="best", monitor="val_score", mode="max")

@@ -15,6 +15,7 @@ from hueroute.images import read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.predictions import prediction_reader
 from hueroute.run import GLOBAL, Run
+from hueroute.run.models import load_model
 
 SAMPLES = 8  # test images in the sample grid
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -96,6 +97,30 @@ def experts_section(run: Run) -> str:
     out = run.report_dir / "experts.png"
     save_figure(figure, out)
     return figure_html(run, out, "validation score of each expert") + table_html(frame)
+
+
+def budget_section(run: Run) -> str:
+    """The plan of `run --budget` beside the time each stage used."""
+    if not run.budget_json.is_file():
+        return ""
+    record = json.loads(run.budget_json.read_text())
+    planned, used = record["planned_seconds"], record["used_seconds"]
+    rows = [
+        {
+            "stage": stage,
+            "planned (min)": f"{planned[stage] / 60:.1f}" if stage in planned else "-",
+            "used (min)": f"{used.get(stage, 0.0) / 60:.1f}",
+        }
+        for stage in dict.fromkeys([*used, *planned])
+    ]
+    rate = record["training_images_per_second"]
+    text = (
+        f"<p>a budget of {record['budget_seconds'] / 60:.1f} min for clustering, search, "
+        f"training and tuning; {sum(used.values()) / 60:.1f} min used"
+        + (f"; {rate:.2f} training images a second measured" if rate else "")
+        + ".</p>"
+    )
+    return text + table_html(pd.DataFrame(rows))
 
 
 def router_section(run: Run) -> str:
@@ -198,17 +223,21 @@ SECTIONS = {
     "Router": router_section,
     "Scores: baseline, global, routed, oracle, submitted": scores_section,
     "Test samples": samples_section,
+    "Time budget": budget_section,
 }
 
 
 def write_report(run: Run) -> Path:
     """index.html with a section for each stage that has run; returns its path."""
     config = run.config
+    model = run.model_pt(GLOBAL, 0)
+    trained = load_model(model).settings if model.is_file() else config.train
+    source = "as trained" if model.is_file() else "from config.yaml, not trained yet"
     body = [
         f"<h1>hueroute report: {html.escape(run.root.resolve().name)}</h1>",
         f"<p>preset {html.escape(config.preset)}, data {html.escape(str(config.data))}, "
-        f"network {config.train.network} on {html.escape(config.train.encoder)}, "
-        f"{config.folds.n_folds} folds, {config.train.image_size} px.</p>",
+        f"{config.folds.n_folds} folds; the global expert ({source}): {trained.network} "
+        f"network on {html.escape(trained.encoder)}, {trained.image_size} px.</p>",
     ]
     for title, section in SECTIONS.items():
         content = section(run)

@@ -15,7 +15,7 @@ from experts.stage import train_experts
 from hueroute.errors import InputError
 from hueroute.progress import console
 from hueroute.report import write_report
-from hueroute.run import GLOBAL, RENDER_STUDY, STAGES, Run, tuned_settings
+from hueroute.run import GLOBAL, STAGES, Run, tuned_settings
 from pipeline.budget import BUDGETED, Budget, epoch_images
 from search.stage import search_studies, searched_experts, tune_render
 from search.storage import storage_url
@@ -31,20 +31,6 @@ class StageRun:
     seconds: float
     output: Path
     result: object
-
-
-def outputs(run: Run) -> dict[str, Path]:
-    return {
-        "cluster": run.clusters_csv,
-        "search": run.search_dir,
-        "train-global": run.manifest_json,
-        "tune": run.best_params_json(RENDER_STUDY),
-        "train-clusters": run.manifest_json,
-        "route": run.router_metrics_json,
-        "evaluate": run.scores_csv,
-        "submit": run.submission_zip,
-        "report": run.report_html,
-    }
 
 
 def search(run: Run, budget: Budget | None) -> object:
@@ -158,7 +144,7 @@ def run_pipeline(
             if show is not None:
                 show(stage, result)
         seconds = time.perf_counter() - started
-        done.append(StageRun(stage, seconds, outputs(run)[stage], result))
+        done.append(StageRun(stage, seconds, run.stage_output(stage), result))
         if budget and stage in BUDGETED:
             budget.used[stage] = seconds
             budget.write()

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 import optuna
 
 from experts.held_out import held_out_outputs
-from experts.saved import load_model
 from hueroute.config import settings_text
 from hueroute.errors import InputError
 from hueroute.progress import console
 from hueroute.run import GLOBAL, RENDER_STUDY, Run, tuned_settings
+from hueroute.run.models import load_model
 from search.objective import FOLD
 from search.plots import plot_study
 from search.render import open_render_study, tune_rendering

@@ -12,13 +12,14 @@ import yaml
 
 from experts.hue_classes import class_shapes, pixel_classes
 from experts.hue_net import HueNet
-from experts.saved import load_model
+from experts.networks import rebuilt
 from experts.train import train_expert
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.images import luma, read_gray, read_rgb, write_png
 from hueroute.metric import HUE_BINS, hue_counts
 from hueroute.run import GLOBAL, NOISE, Run
+from hueroute.run.models import load_model
 
 SIZE = 64
 BLUE, GREEN = 110, 55  # OpenCV hues (degrees / 2) of the rule's upper and lower halves
@@ -74,7 +75,7 @@ def test_the_head_learns_a_colour_rule_in_a_few_hundred_steps(rule_run: Path) ->
     run = Run.open(rule_run)
     metrics = train_expert(run, GLOBAL, 0)
     assert metrics is not None and metrics["steps"] == 300
-    network = load_model(run.model_pt(GLOBAL, 0)).network()
+    network = rebuilt(load_model(run.model_pt(GLOBAL, 0)))
     held_out = pd.read_csv(run.fold_dir(GLOBAL, 0) / "oof.csv", dtype={"id": str})["id"]
     table = run.train_table().set_index("id")
     for name in held_out:
@@ -96,7 +97,7 @@ def test_the_head_learns_a_colour_rule_in_a_few_hundred_steps(rule_run: Path) ->
 
 def test_the_expert_remembers_its_training_originals(rule_run: Path) -> None:
     run = Run.open(rule_run)
-    network = load_model(run.model_pt(GLOBAL, 0)).network()  # a memory row per training image
+    network = rebuilt(load_model(run.model_pt(GLOBAL, 0)))  # a memory row per training image
     assert isinstance(network, HueNet)
     assert len(network.memory_keys) == len(network.memory_hists) == 6
     prior = network.prior.numpy()

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from scipy.ndimage import binary_dilation
 from sklearn.base import clone
 
 from ensemble.blend import blend_weights, oracle_weights
@@ -21,15 +22,16 @@ from ensemble.evaluate import choose_experts
 from ensemble.predictor import RoutedPredictor
 from ensemble.router import ClusterRouter
 from ensemble.submit import check_zip, output_names
-from experts.saved import load_model, save_model
+from experts.store import open_store
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.images import luma, read_gray, read_rgb
-from hueroute.layout import TEST_COLUMNS, read_table
+from hueroute.layout import TEST_COLUMNS, TRAIN_COLUMNS, read_table
 from hueroute.preprocess import network_input
 from hueroute.run import GLOBAL, NOISE, Run, expert_names
+from hueroute.run.models import load_model, save_model
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -175,6 +177,24 @@ def test_network_input_is_the_training_size_with_one_flat_lost_level() -> None:
     same, same_mask = network_input(gray[:64, :64], mask[:64, :64], SIZE)
     np.testing.assert_array_equal(same, gray[:64, :64])
     np.testing.assert_array_equal(same_mask, mask[:64, :64])
+
+
+def test_prediction_sees_inputs_as_training_saw_them(tmp_path: Path) -> None:
+    """The stored training input of a pair and the prediction's input made from the same gray
+    file agree within rounding: one preprocessing (shrink, then the flat level) serves both.
+    Training shrinks the original before taking its luma, prediction the gray input itself,
+    whose flat region bleeds into the pixels at its edge: those are left out."""
+    make_dataset(samples_dir(), tmp_path / "data", size=128, copies=1, test_fraction=0.0, seed=2)
+    table = read_table(tmp_path / "data" / "train.csv", TRAIN_COLUMNS)
+    store = open_store(table, SIZE, tmp_path / "cache")
+    for row, path in enumerate(table["input_path"][:4]):
+        gray = read_gray(path)
+        trained, trained_mask = store.damaged(row)
+        predicted, predicted_mask = network_input(gray, detect_lost_region(gray), SIZE)
+        assert (trained_mask != predicted_mask).mean() < 0.01
+        away = ~binary_dilation(trained_mask | predicted_mask, iterations=4)  # Lanczos reach
+        difference = np.abs(trained.astype(int) - predicted.astype(int))[away]
+        assert difference.mean() < 1.0 and difference.max() <= 3
 
 
 # --- a trained smoke run -------------------------------------------------------------------

@@ -14,11 +14,11 @@ import yaml
 
 from ensemble.fit_router import route_run
 from ensemble.submit import submit_run
-from experts.saved import load_model
 from experts.stage import train_experts
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.run import GLOBAL, STAGES, Run
+from hueroute.run.models import load_model
 from pipeline import stages as pipeline_stages
 from pipeline.budget import BUDGETED, parse_duration
 from pipeline.stages import ALWAYS, run_pipeline
@@ -117,6 +117,7 @@ def test_a_budget_plans_search_and_training_and_ends_within_it(tmp_path: Path) -
     assert sum(record["used_seconds"].values()) <= 180
     assert "budget: " in result.stderr and "training images a second" in result.stderr
     assert (run / "submission.zip").is_file()
+    assert "<h2>Time budget</h2>" in (run / "report" / "index.html").read_text()
 
 
 @pytest.mark.parametrize(

@@ -29,13 +29,14 @@ import experts.train
 from experts.data import PairDataset
 from experts.hue_module import HueRestorer
 from experts.module import Restorer
-from experts.saved import load_model
+from experts.networks import rebuilt
 from experts.store import PairStore, open_store
 from experts.train import train_expert, training_parts
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.run import GLOBAL, NOISE, Run, expert_names, expert_split
+from hueroute.run.models import load_model
 from tests.cli_helpers import OLD_NS, age, invoke, mtimes, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -193,9 +194,9 @@ def test_store_holds_each_pair_exactly_at_the_dataset_size(
         np.testing.assert_array_equal(store.gt[row], rgb)
         np.testing.assert_array_equal(store.masks[row], gray != pil_luma(rgb))
         assert store.masks[row].any(), record.id
-        rebuilt = pil_luma(np.array(store.gt[row]))
-        rebuilt[store.masks[row]] = store.levels[row]
-        np.testing.assert_array_equal(rebuilt, gray)
+        expected = pil_luma(np.array(store.gt[row]))
+        expected[store.masks[row]] = store.levels[row]
+        np.testing.assert_array_equal(expected, gray)
 
 
 def test_store_is_built_once_and_kept_per_size(
@@ -441,7 +442,7 @@ def assert_model_restores_held_out(run_folder: Path, expert: str, fold: int) -> 
     run = Run.open(run_folder)
     folder = fold_dir(run_folder, expert, fold)
     saved = load_model(folder / "model.pt")
-    settings, network = saved.settings, saved.network()
+    settings, network = saved.settings, rebuilt(saved)
 
     train_ids, val_ids = expert_split(*run_tables(run_folder), expert, fold)
     module, data = training_parts(run, expert, network, settings, train_ids, val_ids)

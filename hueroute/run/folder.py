@@ -192,6 +192,20 @@ class Run:
         folds = range(self.config.folds.n_folds)
         return all(self.fold_metrics_json(e, k).is_file() for e in experts for k in folds)
 
+    def stage_output(self, stage: str) -> Path:
+        """Where to look first for what `stage` wrote."""
+        return {
+            "cluster": self.clusters_csv,
+            "search": self.search_dir,
+            "train-global": self.manifest_json,
+            "tune": self.best_params_json(RENDER_STUDY),
+            "train-clusters": self.manifest_json,
+            "route": self.router_metrics_json,
+            "evaluate": self.scores_csv,
+            "submit": self.submission_zip,
+            "report": self.report_html,
+        }[stage]
+
     def is_done(self, stage: str) -> bool:
         """Whether `stage` has left its outputs in the run (its done-marker)."""
         markers = {

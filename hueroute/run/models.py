@@ -1,4 +1,5 @@
-"""A trained model file: the weights and everything needed to rebuild and feed the network.
+"""A trained model file: the weights and everything needed to rebuild and feed the network
+(experts.networks.rebuilt builds it).
 
 model.pt holds the training settings (network, encoder, image size, colour settings), the
 preprocessing version and a digest of the training data and settings beside the weights, so
@@ -12,9 +13,7 @@ from pathlib import Path
 
 import torch
 from pydantic import ValidationError
-from torch import nn
 
-from experts.networks import build_network
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
 from hueroute.files import atomic_path
@@ -29,12 +28,6 @@ class SavedModel:
     settings: TrainConfig
     weights: dict[str, torch.Tensor]
     trained_on: str  # digest of the training pairs, their ids and the settings
-
-    def network(self, device: torch.device | str = "cpu") -> nn.Module:
-        """The network as trained, in evaluation mode on `device`."""
-        network = build_network(self.settings, pretrained=False)
-        network.load_state_dict(self.weights)
-        return network.to(device).eval()
 
 
 def training_digest(settings: TrainConfig, data_key: str, train_ids: list[str]) -> str:
