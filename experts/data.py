@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from experts.module import quiet_lightning
 from experts.store import PairStore, open_store
 from hueroute.degrade import random_degradation
 from hueroute.images import luma
@@ -78,6 +79,7 @@ class PairDataModule(L.LightningDataModule):
         open_store(self.table, self.image_size, self.store_folder)
 
     def setup(self, stage: str | None = None) -> None:
+        quiet_lightning()  # again in each data-parallel process, where setup runs first
         self.store = open_store(self.table, self.image_size, self.store_folder)
 
     def loader(self, ids: list[str], train: bool) -> DataLoader:

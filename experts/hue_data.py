@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from experts.hue_classes import class_shapes, normalised_histogram, pixel_chroma, pixel_classes
 from experts.hue_net import HueNet
+from experts.module import quiet_lightning
 from experts.store import PairStore, open_store
 from hueroute.config import TrainConfig
 from hueroute.files import atomic_path
@@ -164,6 +165,7 @@ class HueDataModule(L.LightningDataModule):
         self.setup()
 
     def setup(self, stage: str | None = None) -> None:
+        quiet_lightning()  # again in each data-parallel process, where setup runs first
         size = self.settings.image_size
         self.store = open_store(self.table, size, self.cache_folder)
         features = not self.settings.colour.train_encoder

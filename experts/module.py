@@ -1,6 +1,9 @@
 """The LightningModules that train restorers: exact validation and the optimiser's schedule
 shared, the loss each network's own."""
 
+import logging
+import warnings
+
 import lightning as L
 import numpy as np
 import torch
@@ -10,6 +13,18 @@ from experts.losses import RestorationLoss
 from hueroute.config import TrainConfig
 from hueroute.metric import score_image
 from hueroute.tensors import to_uint8
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's banners and tips out of the output; its progress bar stays."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+    # a frozen encoder stays in eval mode while its head trains
+    warnings.filterwarnings("ignore", message="Found .* module\\(s\\) in eval mode")
+    # mixed precision skips the steps whose gradients overflow, the schedule steps anyway
+    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
 
 
 class ScoredModule(L.LightningModule):

@@ -1,10 +1,8 @@
 """Train one expert on one fold in the run folder: resumable, skipped when done, scored."""
 
 import json
-import logging
 import shutil
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,7 +20,7 @@ from experts.data import PairDataModule
 from experts.hue_data import HueDataModule
 from experts.hue_module import HueRestorer
 from experts.hue_net import HueNet
-from experts.module import Restorer, ScoredModule
+from experts.module import Restorer, ScoredModule, quiet_lightning
 from experts.networks import build_network
 from experts.store import store_key
 from hueroute.config import TrainConfig
@@ -34,18 +32,6 @@ from hueroute.progress import console
 from hueroute.run import GLOBAL, Run, expert_names, expert_split, tuned_settings
 from hueroute.run.models import SavedModel, load_model, save_model, training_digest
 from hueroute.tensors import to_uint8
-
-
-def quiet_lightning() -> None:
-    """Keep Lightning's banners and tips out of the output; its progress bar stays."""
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
-    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
-    # a frozen encoder stays in eval mode while its head trains
-    warnings.filterwarnings("ignore", message="Found .* module\\(s\\) in eval mode")
-    # mixed precision skips the steps whose gradients overflow, the schedule steps anyway
-    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
 
 
 @dataclass

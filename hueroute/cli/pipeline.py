@@ -20,11 +20,13 @@ from hueroute.run import STAGES, Run, clear_outputs
 
 def show_stage(opened: Run, stage: str, result: object) -> None:
     """Print a stage's result as its own command does."""
+    from search.storage import shown_url, storage_url
+
     if result is None:
         return
     shown = {
         "cluster": lambda: show_clusters(result, opened),
-        "search": lambda: show_studies(result, "the run's storage"),
+        "search": lambda: show_studies(result, shown_url(storage_url(opened, None))),
         "train-global": lambda: show_manifest(result, opened.root),
         "train-clusters": lambda: show_manifest(result, opened.root),
         "route": lambda: show_router(result, opened),
