@@ -20,7 +20,7 @@ from hueroute.dataset import make_dataset
 from hueroute.run import GLOBAL, STAGES, Run
 from hueroute.run.models import load_model
 from pipeline import stages as pipeline_stages
-from pipeline.budget import BUDGETED, parse_duration
+from pipeline.budget import BUDGETED, Budget, parse_duration
 from pipeline.stages import ALWAYS, run_pipeline
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
@@ -118,6 +118,22 @@ def test_a_budget_plans_search_and_training_and_ends_within_it(tmp_path: Path) -
     assert "budget: " in result.stderr and "training images a second" in result.stderr
     assert (run / "submission.zip").is_file()
     assert "<h2>Time budget</h2>" in (run / "report" / "index.html").read_text()
+
+
+def test_the_budget_splits_what_the_search_leaves_and_fits_epochs_to_the_rate() -> None:
+    budget = Budget(run=None, seconds=1000.0, started=time.monotonic() - 200)  # type: ignore[arg-type]
+    assert budget.search_seconds() == 150
+    budget.plan_training(colour=True, clusters=2)
+    planned = budget.planned
+    assert planned["tune"] == pytest.approx(80, abs=1)  # a tenth of the 800 s left
+    assert planned["train-global"] == planned["train-clusters"] == pytest.approx(360, abs=1)
+    budget.plan_training(colour=False, clusters=0)
+    assert budget.planned["tune"] == 0 and budget.planned["train-clusters"] == 0
+    budget.measure(images=4000, seconds=100)
+    assert budget.rate == 40
+    fold = budget.fold_settings(seconds=300, images=2000)  # 300 s at 40 a second: 12,000
+    assert fold == {"epochs": 5, "max_minutes": pytest.approx(255 / 60, abs=0.01)}
+    assert budget.fold_settings(seconds=-5, images=2000)["epochs"] == 1  # overrun: one epoch
 
 
 @pytest.mark.parametrize(
