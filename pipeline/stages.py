@@ -66,9 +66,13 @@ def train_clusters(run: Run, budget: Budget | None) -> object:
 
 
 def train_within(run: Run, experts: list[str], budget: Budget, stage: str) -> dict:
-    """Train each unfinished fold of `experts` with epochs that fit the stage's planned time,
-    measuring the rate again after each fold."""
-    started, stage_seconds = time.monotonic(), planned(run, budget)[stage]
+    """Train each unfinished fold of `experts` with epochs that fit the stage's time,
+    measuring the rate again after each fold. The cluster experts, last, get all the budget
+    has left (what early stopping or a short search saved included)."""
+    stage_seconds = planned(run, budget)[stage]
+    if stage == "train-clusters":
+        stage_seconds = budget.planned[stage] = max(budget.left(), 0.0)
+    started = time.monotonic()
     n_folds = run.config.folds.n_folds
     todo = [(e, k) for e in experts for k in range(n_folds)]
     todo = [(e, k) for e, k in todo if not run.fold_metrics_json(e, k).is_file()]
