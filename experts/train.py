@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,6 +143,7 @@ def fit_expert(
         default_root_dir=folder,
     )
     started = time.perf_counter()
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
     try:
         trainer.fit(module, data, ckpt_path=last if last.exists() else None)
     except SystemExit as stop:  # how Lightning ends a fit after Ctrl-C
@@ -150,6 +153,9 @@ def fit_expert(
         raise Interrupted(
             f"interrupted: {expert} fold {fold} keeps {kept}; run the same command again to resume"
         ) from stop
+    finally:  # Lightning ignores Ctrl-C once it has seen one; the process's later work may not
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, on_ctrl_c)
     return Fitted(module, data, val_ids, trainer, best, time.perf_counter() - started)
 
 

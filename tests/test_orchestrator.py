@@ -26,6 +26,7 @@ from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+DISTRIBUTED = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE_RANK")
 
 
 def smoke_run(root: Path, seed: int = 5) -> Path:
@@ -148,7 +149,12 @@ def test_a_bad_budget_is_a_clear_error(tmp_path: Path) -> None:
     assert_clear_error(invoke("run", run, "--budget", "soon"), "--budget soon", "duration")
 
 
-def test_two_data_parallel_processes_train_a_model_that_submit_uses(tmp_path: Path) -> None:
+def test_two_data_parallel_processes_train_a_model_that_submit_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in DISTRIBUTED:  # Lightning leaves the process group's settings behind
+        monkeypatch.setenv(name, "")  # so that they are removed again after the test
+        monkeypatch.delenv(name)
     run = smoke_run(tmp_path, seed=7)
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["train"].update({"accelerator": "cpu", "devices": 2, "strategy": "ddp_spawn"})

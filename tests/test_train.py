@@ -625,6 +625,7 @@ def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
         " ".join(stopped.stderr.split())
     )
     assert "run the same command again to resume" in " ".join(stopped.stderr.split())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again
     last = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     best = torch.load(folder / "best.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == 2 * per_epoch  # saved although the epoch did not improve
