@@ -618,6 +618,7 @@ def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
             super().on_train_batch_start(trainer, *args)
 
     monkeypatch.setattr(experts.train, "RichProgressBar", WorseEachEpochThenCtrlC)
+    handler = signal.getsignal(signal.SIGINT)
     stopped = invoke("train", run, "--expert", GLOBAL, "--fold", "0")
     assert stopped.exit_code == 130, stopped.output
     assert "starting global fold 0" in stopped.stderr
@@ -625,7 +626,7 @@ def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
         " ".join(stopped.stderr.split())
     )
     assert "run the same command again to resume" in " ".join(stopped.stderr.split())
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again
+    assert signal.getsignal(signal.SIGINT) is handler  # Lightning left it ignored: restored
     last = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     best = torch.load(folder / "best.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == 2 * per_epoch  # saved although the epoch did not improve
@@ -651,6 +652,8 @@ def test_sigint_to_a_training_process_exits_130_and_keeps_its_last_epoch(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # a Ctrl-C ignored by this process (as Lightning leaves it) would be ignored there too
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 240
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
