@@ -1,8 +1,8 @@
-"""Quality at a fixed budget: `hueroute run --budget` of one preset on the 256 px dataset.
+"""Quality at a fixed budget: `hueroute run --budget` of one preset on a 256 (or 512) px dataset.
 
     cd benchmarks && python budget.py ../../shared/photos /tmp/hueroute-bench --preset default
 
-On the 256 px dataset of restorers.py (`--folds` folds, clusters of at least
+On the `--size` px dataset of restorers.py (`--folds` folds, clusters of at least
 `--min-cluster-size`, the embedder CLIP where its weights are on the machine, else
 EfficientNet-Lite), `hueroute run RUN --budget` clusters, searches, trains and tunes within
 `--minutes`, then routes, evaluates, submits and reports. It prints the budget's plan beside
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("work", type=Path)
     parser.add_argument("--preset", default="default")
     parser.add_argument("--minutes", type=float, default=60.0, help="the run's --budget")
+    parser.add_argument("--size", type=int, default=256, help="the dataset's and training's px")
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--min-cluster-size", type=int, default=40)
     parser.add_argument("--search-trials", type=int, default=4)
@@ -53,8 +54,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    data = dataset(args.photos, args.work, 256)
-    run = args.work / f"run-budget-{args.preset}-{args.minutes:g}m-{args.folds}f"
+    data = dataset(args.photos, args.work, args.size)
+    run = args.work / f"run-budget-{args.preset}-{args.size}px-{args.minutes:g}m-{args.folds}f"
     if not (run / "config.yaml").exists():
         subprocess.run(
             [*HUEROUTE, "init", run, "--data", data, "--preset", args.preset], check=True
@@ -72,7 +73,8 @@ def main() -> None:
                 "render_trials": args.render_trials,
                 "render_images": args.render_images,
             },
-            train={"image_size": 256} | ({"encoder_weights": None} if args.random_init else {}),
+            train={"image_size": args.size}
+            | ({"encoder_weights": None} if args.random_init else {}),
         )
     started = time.perf_counter()
     budget = f"{args.minutes:g}m"

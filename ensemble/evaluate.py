@@ -21,6 +21,7 @@ from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.metric import score_image
 from hueroute.progress import track
 from hueroute.run import GLOBAL, NOISE, Run, expert_of
+from hueroute.threads import thread_map
 
 STRATEGIES = ("baseline", "global", "routed", "oracle", "submitted")
 PARTS = {"S": "ssim", "M": "masked_ssim", "C": "hist", "score": "score"}
@@ -66,16 +67,22 @@ def score_images(
         seen = [detect_lost_region(gray) for gray in grays]
         picked = {name: weights[start : start + size] for name, weights in blends.items()}
         restored = predictor.restore(grays, seen, picked)
-        restored["baseline"] = [baseline_restore(g, m) for g, m in zip(grays, seen, strict=True)]
-        for j, record in enumerate(chunk.itertuples(index=False)):
-            if isinstance(record.mask_path, str):
-                scored = read_gray(record.mask_path) > 0
-            else:
-                scored = grays[j] != luma(truths[j])
-            for name, images in restored.items():
-                part = score_image(truths[j], images[j], scored)
-                rows.append({"id": record.id, "cluster": record.cluster, "strategy": name,
-                             **part.as_dict()})  # fmt: skip
+        restored["baseline"] = thread_map(
+            lambda pair: baseline_restore(*pair), zip(grays, seen, strict=True)
+        )
+        records = list(chunk.itertuples(index=False))
+        scored = [
+            read_gray(record.mask_path) > 0
+            if isinstance(record.mask_path, str)
+            else grays[j] != luma(truths[j])
+            for j, record in enumerate(records)
+        ]
+        keys = [(j, name) for j in range(len(records)) for name in restored]
+        jobs = [(truths[j], restored[name][j], scored[j]) for j, name in keys]
+        parts = thread_map(lambda job: score_image(*job), jobs)
+        for (j, name), part in zip(keys, parts, strict=True):
+            rows.append({"id": records[j].id, "cluster": records[j].cluster, "strategy": name,
+                         **part.as_dict()})  # fmt: skip
     return rows
 
 

@@ -17,11 +17,12 @@ from experts.hue_net import HueOutput, weighted_sum
 from experts.networks import rebuilt
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
-from hueroute.fills import fill_lost_region
+from hueroute.fills import fill_many
 from hueroute.preprocess import network_input
 from hueroute.run import GLOBAL, Run, render_settings
 from hueroute.run.models import load_model
 from hueroute.tensors import pick_device, to_uint8
+from hueroute.threads import thread_map
 
 Output = torch.Tensor | HueOutput  # (N, 3, S, S) RGB of a restorer, or a colour expert's
 
@@ -102,20 +103,26 @@ class RoutedPredictor:
             rows = [i for i in range(len(grays)) if any(expert in b[i] for b in blends.values())]
             predicted = self.expert_output(expert, gray[rows], mask[rows])
             outputs[expert] = {i: pick(predicted, j) for j, i in enumerate(rows)}
-        restored = {}
-        for name, weights in blends.items():
-            restored[name] = []
-            for i, (g, m) in enumerate(zip(grays, masks, strict=True)):
-                experts, shares = zip(*weights[i].items(), strict=True)
-                blended = weighted_sum([outputs[e][i] for e in experts], list(shares))
-                restored[name].append(self.full_size(blended, g, m))
-        return restored
+        colour = any(isinstance(o, HueOutput) for per in outputs.values() for o in per.values())
+        filled = fill_many(grays, masks, self.fill) if colour else grays
+        jobs = [(name, i) for name in blends for i in range(len(grays))]
 
-    def full_size(self, output: Output, gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        def image(job: tuple[str, int]) -> np.ndarray:
+            name, i = job
+            experts, shares = zip(*blends[name][i].items(), strict=True)
+            with torch.inference_mode():  # each thread has its own mode
+                blended = weighted_sum([outputs[e][i] for e in experts], list(shares))
+                return self.full_size(blended, grays[i], masks[i], filled[i])
+
+        images = iter(thread_map(image, jobs))
+        return {name: [next(images) for _ in grays] for name in blends}
+
+    def full_size(
+        self, output: Output, gray: np.ndarray, mask: np.ndarray, filled: np.ndarray
+    ) -> np.ndarray:
         """The prediction at the input's size: the input's luma outside the lost region, the
-        predicted (or filled) luma inside, the predicted colour everywhere."""
+        predicted (or, for a colour expert, `filled`) luma inside, the colour everywhere."""
         if isinstance(output, HueOutput):
-            filled = fill_lost_region(gray, mask, self.fill)
             return colourise(output, filled, mask, self.colour)
         shape, device = gray.shape, output.device
         chroma = F.interpolate(rgb_to_chroma(output), shape, mode="bilinear", align_corners=False)

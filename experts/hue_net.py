@@ -13,7 +13,7 @@ from torch import nn
 
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
-from hueroute.fills import fill_lost_region
+from hueroute.fills import fill_many
 from hueroute.metric import HUE_BINS
 from hueroute.weights import LITE_VARIANTS, load_packaged_lite
 
@@ -113,7 +113,7 @@ class HueNet(nn.Module):
         """(N, 1, H, W) gray in [0, 1] with the lost region filled by the fill of training."""
         images = (gray[:, 0] * 255).round().byte().cpu().numpy()
         regions = (mask[:, 0] > 0.5).cpu().numpy()
-        filled = [fill_lost_region(g, m, self.fill) for g, m in zip(images, regions, strict=True)]
+        filled = fill_many(images, regions, self.fill)
         return torch.from_numpy(np.stack(filled))[:, None].to(gray.device, gray.dtype) / 255
 
     def encode(self, filled: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -187,9 +187,9 @@ class HueNet(nn.Module):
         """Image by image, so that an image's output (and the order the renderer sorts its
         pixels in) does not depend on the batch it came in."""
         outputs = []
-        for one_gray, one_mask in zip(gray.split(1), mask.split(1), strict=True):
-            filled = self.fill_input(one_gray, one_mask)
-            outputs.append(self.describe(*self.encode(filled), filled, one_mask))
+        filled = self.fill_input(gray, mask)
+        for one_filled, one_mask in zip(filled.split(1), mask.split(1), strict=True):
+            outputs.append(self.describe(*self.encode(one_filled), one_filled, one_mask))
         return HueOutput(
             *(torch.cat([getattr(o, f.name) for o in outputs]) for f in fields(HueOutput))
         )

@@ -4,7 +4,8 @@ Every fill maps a gray uint8 image and its lost-region mask to the image with th
 pixels replaced and every other pixel kept.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -12,8 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from hueroute.errors import InputError
+from hueroute.threads import thread_map
 
 INPAINT_RADIUS = 3  # px around a lost pixel that OpenCV's Telea and Navier-Stokes fills read
+MEMO_SIZE = 128  # fills kept: the fold models and blends of a batch reuse their images' fills
 
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -83,12 +86,31 @@ def fill_named(name: str) -> Fill:
 
 
 def fill_lost_region(gray: np.ndarray, mask: np.ndarray, name: str = "fsr-fast") -> np.ndarray:
-    """`gray` (H, W) uint8 with the pixels where `mask` is true filled by the fill `name`."""
-    fill = fill_named(name)
-    mask = np.asarray(mask, dtype=bool)
+    """`gray` (H, W) uint8 with the pixels where `mask` is true filled by the fill `name`;
+    the last fills are remembered, so a repeated image is filled once."""
+    fill_named(name)
+    gray, mask = np.ascontiguousarray(gray, dtype=np.uint8), np.asarray(mask, dtype=bool)
+    if mask.shape != gray.shape:
+        raise ValueError(f"a mask of shape {mask.shape} for an image of shape {gray.shape}")
+    bits = np.packbits(mask).tobytes()
+    return remembered_fill(name, gray.shape, gray.tobytes(), bits).copy()
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def remembered_fill(name: str, shape: tuple[int, ...], gray: bytes, bits: bytes) -> np.ndarray:
+    image = np.frombuffer(gray, dtype=np.uint8).reshape(shape)
+    mask = np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=image.size)
+    mask = mask.reshape(shape).astype(bool)
     if not mask.any():
-        return gray.copy()
+        return image.copy()
     if mask.all():
         raise InputError(f"fill {name!r}", "the whole image is lost: nothing to fill it from")
-    filled = fill(np.ascontiguousarray(gray, dtype=np.uint8), mask)
-    return np.where(mask, filled, gray)
+    return np.where(mask, FILLS[name](image.copy(), mask), image)
+
+
+def fill_many(
+    grays: Sequence[np.ndarray], masks: Sequence[np.ndarray], name: str = "fsr-fast"
+) -> list[np.ndarray]:
+    """`fill_lost_region` of each image, on threads."""
+    pairs = zip(grays, masks, strict=True)
+    return thread_map(lambda pair: fill_lost_region(*pair, name), pairs)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hueroute.errors import InputError
-from hueroute.fills import FILLS, fill_lost_region
+from hueroute.fills import FILLS, fill_lost_region, fill_many, remembered_fill
 from hueroute.images import read_gray, write_png
 from tests.cli_helpers import invoke, succeed
 
@@ -49,6 +49,25 @@ def test_unknown_fill_and_a_wholly_lost_image_are_clear_errors() -> None:
     with pytest.raises(InputError, match="whole image is lost"):
         fill_lost_region(gray, np.ones((16, 16), bool), "telea")
     assert (fill_lost_region(gray, np.zeros((16, 16), bool), "fsr-fast") == gray).all()
+
+
+def test_many_fills_on_threads_match_one_by_one_and_a_repeat_is_filled_once(monkeypatch) -> None:
+    monkeypatch.setattr("torch.get_num_threads", lambda: 2)
+    grays = [textured(40 + i, 45) for i in range(5)]
+    masks = [np.zeros(g.shape, bool) for g in grays]
+    for i, mask in enumerate(masks):
+        mask[5 + i : 20 + i, 10:25] = True
+    remembered_fill.cache_clear()
+    many = fill_many(grays, masks, "fsr-fast")
+    assert remembered_fill.cache_info().misses == 5
+    for gray, mask, filled in zip(grays, masks, many, strict=True):
+        again = fill_lost_region(gray, mask, "fsr-fast")
+        assert (again == filled).all()
+        again[mask] = 0  # a caller may write into what it gets back
+    assert remembered_fill.cache_info().misses == 5
+    assert (fill_lost_region(grays[0], masks[0], "fsr-fast") == many[0]).all()
+    with pytest.raises(ValueError, match="mask of shape"):
+        fill_lost_region(grays[0], masks[1], "telea")
 
 
 def test_baseline_command_takes_a_fill_by_name(tmp_path) -> None:
