@@ -1,6 +1,6 @@
 """Training data of the colour expert: each stored pair's filled gray input and, for a frozen
-encoder, its features, cached in the run folder by content; each original's pixel classes
-and chroma."""
+encoder, its features, cached in the run folder by content; the hue class and chroma of the
+original at random pixels (training) or everywhere (validation)."""
 
 import hashlib
 from pathlib import Path
@@ -18,6 +18,7 @@ from experts.store import PairStore, open_store
 from hueroute.config import TrainConfig
 from hueroute.files import atomic_path
 from hueroute.progress import track
+from hueroute.tensors import training_device
 
 SHAPE_IMAGES = 1000  # originals the class shapes are counted on, at most
 
@@ -51,8 +52,10 @@ class FeatureCache:
         return self.folder / f"{digest}.npy"
 
     @torch.no_grad()
-    def fill(self, store: PairStore, rows: np.ndarray, batch_size: int) -> list[Path]:
-        """The cache files of `rows` of the store, computing the missing ones."""
+    def fill(
+        self, store: PairStore, rows: np.ndarray, batch_size: int, device: torch.device
+    ) -> list[Path]:
+        """The cache files of `rows` of the store, computing the missing ones on `device`."""
         inputs = [store.damaged(row) for row in rows]
         paths = [self.path(gray, mask) for gray, mask in inputs]
         todo = [i for i, path in enumerate(paths) if not path.exists()]
@@ -60,29 +63,31 @@ class FeatureCache:
             return paths
         starts = range(0, len(todo), batch_size)
         network, training = self.network, self.network.training
-        network.eval()
+        home = network.prior.device
+        network.eval().to(device)
         for start in track(starts, f"caching {len(todo)} inputs of the colour expert"):
             chunk = todo[start : start + batch_size]
             gray = torch.from_numpy(np.stack([inputs[i][0] for i in chunk]))[:, None] / 255
             mask = torch.from_numpy(np.stack([inputs[i][1] for i in chunk]))[:, None].float()
-            filled = network.fill_input(gray.float(), mask)
+            filled = network.fill_input(gray.float().to(device), mask.to(device))
             parts = [filled * 255]
             if self.features:
                 maps, pooled = network.encode(filled)
                 parts += [*maps, pooled]
-            flat = torch.cat([p.flatten(1) for p in parts], 1).half().numpy()
+            flat = torch.cat([p.flatten(1) for p in parts], 1).half().cpu().numpy()
             for i, vector in zip(chunk, flat, strict=True):
                 with atomic_path(paths[i]) as tmp, open(tmp, "wb") as handle:
                     np.save(handle, vector)
-        network.train(training)
+        network.train(training).to(home)
         return paths
 
     def load(self, path: Path) -> list[torch.Tensor]:
-        """The filled image (1, S, S) in [0, 1], then the maps and pooled features."""
+        """The filled image (1, S, S) in [0, 1], then the maps and pooled features (float16,
+        made float where they are used)."""
         flat = torch.from_numpy(np.load(path))
         sizes = [int(np.prod(shape)) for shape in self.shapes]
-        parts = [p.reshape(s).float() for p, s in zip(flat.split(sizes), self.shapes, strict=True)]
-        parts[0] = parts[0] / 255
+        parts = [p.reshape(s) for p, s in zip(flat.split(sizes), self.shapes, strict=True)]
+        parts[0] = parts[0].float() / 255
         return parts
 
 
@@ -123,19 +128,34 @@ class HueDataset(Dataset):
         filled, *features = self.cache.load(self.paths[index])
         rgb = np.array(self.store.gt[row])
         mask = torch.from_numpy(np.array(self.store.masks[row]))[None].float()
+        item = {"filled": filled, "mask": mask}
+        if features:
+            item["maps"], item["pooled"] = features[:-1], features[-1]
+        mirror = self.train and bool(torch.rand(()) < 0.5)
+        if mirror:
+            item = {key: mirrored(key, value) for key, value in item.items()}
+        if self.train:  # only the pixels the step learns from: little to compute and to move
+            return item | self.point_targets(rgb, mirror)
         classes = pixel_classes(rgb, self.settings.hue_classes, self.settings.gray_spread)
-        item = {
-            "filled": filled,
-            "mask": mask,
+        return item | {
             "rgb": torch.from_numpy(rgb).permute(2, 0, 1).float() / 255,
             "classes": torch.from_numpy(classes),
             "chroma": pixel_chroma(rgb),
         }
-        if features:
-            item["maps"], item["pooled"] = features[:-1], features[-1]
-        if self.train and torch.rand(()) < 0.5:
-            item = {key: mirrored(key, value) for key, value in item.items()}
-        return item
+
+    def point_targets(self, rgb: np.ndarray, mirror: bool) -> dict:
+        """`colour.points` random pixels of the (mirrored) image: "points" (P, 2), x and y in
+        [-1, 1] at pixel centres, and the original's "classes" (P,) and "chroma" (P, 2) there."""
+        height, width = rgb.shape[:2]
+        ys = torch.randint(height, (self.settings.points,))
+        xs = torch.randint(width, (self.settings.points,))
+        picked = rgb[ys.numpy(), (width - 1 - xs if mirror else xs).numpy()][None]
+        classes = pixel_classes(picked, self.settings.hue_classes, self.settings.gray_spread)
+        return {
+            "points": torch.stack([(xs + 0.5) / width * 2 - 1, (ys + 0.5) / height * 2 - 1], -1),
+            "classes": torch.from_numpy(classes[0]),
+            "chroma": pixel_chroma(picked)[:, 0].T,
+        }
 
 
 class HueDataModule(L.LightningDataModule):
@@ -171,9 +191,10 @@ class HueDataModule(L.LightningDataModule):
         features = not self.settings.colour.train_encoder
         self.cache = FeatureCache(self.cache_folder, self.network, size, features)
         self.paths = {}
+        device = training_device(self.settings.accelerator)
         for ids in (self.train_ids, self.val_ids):
             rows = self.store.index(ids)
-            found = self.cache.fill(self.store, rows, self.settings.batch_size)
+            found = self.cache.fill(self.store, rows, self.settings.batch_size, device)
             self.paths.update(dict(zip(ids, found, strict=True)))
 
     @torch.no_grad()

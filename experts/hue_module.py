@@ -10,6 +10,7 @@ from experts.hue_net import HueNet
 from experts.module import ScoredModule
 from hueroute.config import TrainConfig
 from hueroute.tensors import to_uint8
+from hueroute.threads import thread_map
 
 CHROMA_LOSS_WEIGHT = 4.0  # chroma errors are small numbers; scaled to count beside the classes
 
@@ -44,18 +45,13 @@ class HueRestorer(ScoredModule):
 
     def training_step(self, batch: dict, index: int) -> torch.Tensor:
         maps, pooled = self.network.batch_features(batch)
-        n, _, height, width = batch["filled"].shape
-        count = self.settings.colour.points
-        ys = torch.randint(height, (n, count), device=self.device)
-        xs = torch.randint(width, (n, count), device=self.device)
-        points = torch.stack([(xs + 0.5) / width * 2 - 1, (ys + 0.5) / height * 2 - 1], -1)
-        out = self.network.point_outputs(maps, pooled, batch["filled"], batch["mask"], points)
-        rows = torch.arange(n, device=self.device)[:, None]
-        classes = batch["classes"][rows, ys, xs]
-        chroma = batch["chroma"].permute(0, 2, 3, 1)[rows, ys, xs]
+        n = len(batch["filled"])
+        out = self.network.point_outputs(
+            maps, pooled, batch["filled"], batch["mask"], batch["points"]
+        )
         k = self.network.classes + 1
-        class_loss = F.cross_entropy(out[..., :k].reshape(-1, k).float(), classes.reshape(-1))
-        chroma_loss = F.mse_loss(out[..., k:].float(), chroma)
+        class_loss = F.cross_entropy(out[..., :k].reshape(-1, k).float(), batch["classes"].ravel())
+        chroma_loss = F.mse_loss(out[..., k:].float(), batch["chroma"])
         total = class_loss + CHROMA_LOSS_WEIGHT * chroma_loss
         self.log("train_loss", total, prog_bar=True, batch_size=n)
         self.log_dict({"train_classes": class_loss, "train_chroma": chroma_loss}, batch_size=n)
@@ -66,9 +62,10 @@ class HueRestorer(ScoredModule):
         output = self.network.describe(maps, pooled, batch["filled"], batch["mask"])
         lumas = to_uint8(batch["filled"])[..., 0]
         masks = batch["mask"][:, 0].bool().cpu().numpy()
+        settings = self.settings.colour
         return np.stack(
-            [
-                colourise(output.pick([i]), luma, mask, self.settings.colour)
-                for i, (luma, mask) in enumerate(zip(lumas, masks, strict=True))
-            ]
+            thread_map(
+                lambda i: colourise(output.pick([i]), lumas[i], masks[i], settings),
+                range(len(lumas)),
+            )
         )

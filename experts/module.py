@@ -13,6 +13,7 @@ from experts.losses import RestorationLoss
 from hueroute.config import TrainConfig
 from hueroute.metric import score_image
 from hueroute.tensors import to_uint8
+from hueroute.threads import thread_map
 
 
 def quiet_lightning() -> None:
@@ -45,8 +46,8 @@ class ScoredModule(L.LightningModule):
         preds = self.restore_batch(batch)
         truths = to_uint8(batch["rgb"])
         masks = batch["mask"][:, 0].bool().cpu().numpy()
-        for truth, guess, mask in zip(truths, preds, masks, strict=True):
-            part = score_image(truth, guess, mask)
+        jobs = zip(truths, preds, masks, strict=True)
+        for part in thread_map(lambda job: score_image(*job), jobs):
             self.scores.append((part.score, part.ssim, part.masked_ssim, part.hist))
 
     def on_validation_epoch_end(self) -> None:

@@ -33,7 +33,7 @@ from hueroute.metric import score_image
 from hueroute.progress import console
 from hueroute.run import GLOBAL, Run, expert_names, expert_split, tuned_settings
 from hueroute.run.models import SavedModel, load_model, save_model, training_digest
-from hueroute.tensors import to_uint8
+from hueroute.tensors import to_uint8, training_device
 
 
 @dataclass
@@ -111,7 +111,7 @@ def fit_expert(
     if expert != GLOBAL:
         network.load_state_dict(load_model(run.model_pt(GLOBAL, fold)).weights)
     module, data = training_parts(run, expert, network, settings, train_ids, val_ids)
-    gpu = settings.accelerator != "cpu" and torch.cuda.is_available()
+    gpu = training_device(settings.accelerator).type == "cuda"
     if gpu:
         module = module.to(memory_format=torch.channels_last)
     best = ModelCheckpoint(dirpath=folder, filename="best", monitor="val_score", mode="max")

@@ -59,12 +59,18 @@ def opencv_fill(method: int) -> Fill:
     return fill
 
 
-def fsr_fill(quality: int) -> Fill:
-    """OpenCV contrib's frequency-selective reconstruction (its mask marks the known pixels)."""
+def fsr_fill(quality: str) -> Fill:
+    """OpenCV contrib's frequency-selective reconstruction at `quality` (its mask marks the
+    known pixels); a clear error where the installed OpenCV lacks the contrib modules."""
 
     def fill(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if not hasattr(cv2, "xphoto"):
+            raise InputError(
+                "fill 'fsr-*'", "needs opencv-contrib-python-headless (this OpenCV has no xphoto)"
+            )
         out = np.zeros_like(gray)
-        cv2.xphoto.inpaint(gray, np.where(mask, 0, 255).astype(np.uint8), out, quality)
+        known = np.where(mask, 0, 255).astype(np.uint8)
+        cv2.xphoto.inpaint(gray, known, out, getattr(cv2.xphoto, quality))
         return out
 
     return fill
@@ -73,8 +79,8 @@ def fsr_fill(quality: int) -> Fill:
 FILLS: dict[str, Fill] = {
     "telea": opencv_fill(cv2.INPAINT_TELEA),
     "ns": opencv_fill(cv2.INPAINT_NS),
-    "fsr-fast": fsr_fill(cv2.xphoto.INPAINT_FSR_FAST),
-    "fsr-best": fsr_fill(cv2.xphoto.INPAINT_FSR_BEST),
+    "fsr-fast": fsr_fill("INPAINT_FSR_FAST"),
+    "fsr-best": fsr_fill("INPAINT_FSR_BEST"),
     "push-pull": push_pull_fill,
 }
 

@@ -15,6 +15,12 @@ def pick_device(name: str, setting: str) -> torch.device:
     return torch.device(name)
 
 
+def training_device(accelerator: str) -> torch.device:
+    """The device Lightning trains on for `train.accelerator` (one process)."""
+    gpu = accelerator != "cpu" and torch.cuda.is_available()
+    return torch.device("cuda" if gpu else "cpu")
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) in [0, 1] -> (N, H, W, C) uint8, rounded."""
     return (

@@ -15,17 +15,20 @@ FOLD = 0
 
 
 class Objective:
-    """Trains `expert` on fold 0 with a trial's settings; the pruner sees every epoch's score."""
+    """Trains `expert` on fold 0 with a trial's settings, for at most `timeout` seconds; the
+    pruner sees every epoch's score."""
 
-    def __init__(self, run: Run, expert: str) -> None:
+    def __init__(self, run: Run, expert: str, timeout: float | None = None) -> None:
         self.run = run
         self.expert = expert
+        self.timeout = timeout
 
     def __call__(self, trial: optuna.Trial) -> float:
         search = self.run.config.search
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         params = suggest_settings(trial, search)
-        settings = trial_settings(self.run.config.train, params, search)
+        minutes = self.timeout / 60 if self.timeout is not None else None
+        settings = trial_settings(self.run.config.train, params, search, minutes)
         folder = self.run.search_dir / self.expert / f"trial{trial.number}"
         pruning = PyTorchLightningPruningCallback(trial, monitor="val_score")
         try:

@@ -29,8 +29,14 @@ def suggest_settings(trial: optuna.Trial, search: SearchConfig) -> dict[str, Any
     return params
 
 
-def trial_settings(base: TrainConfig, params: dict[str, Any], search: SearchConfig) -> TrainConfig:
-    """`base` with a trial's settings and the search's short budget; pruning replaces patience."""
-    budget = {"epochs": search.epochs, "max_steps": search.max_steps, "max_minutes": None,
+def trial_settings(
+    base: TrainConfig,
+    params: dict[str, Any],
+    search: SearchConfig,
+    max_minutes: float | None = None,
+) -> TrainConfig:
+    """`base` with a trial's settings and the search's short budget (no trial outlasts
+    `max_minutes`); pruning replaces patience."""
+    budget = {"epochs": search.epochs, "max_steps": search.max_steps, "max_minutes": max_minutes,
               "patience": search.epochs}  # fmt: skip
     return TrainConfig.model_validate({**base.model_dump(), **params, **budget})

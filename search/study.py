@@ -66,7 +66,7 @@ def search_expert(
             f"(hueroute train RUN --expert {GLOBAL} --fold {FOLD})",
         )
     study = open_study(run, expert, url)
-    return optimize_until(study, Objective(run, expert), trials, timeout)
+    return optimize_until(study, Objective(run, expert, timeout), trials, timeout)
 
 
 def optimize_until(

@@ -70,6 +70,17 @@ def test_many_fills_on_threads_match_one_by_one_and_a_repeat_is_filled_once(monk
         fill_lost_region(grays[0], masks[1], "telea")
 
 
+def test_fsr_without_opencv_contrib_is_a_clear_error(monkeypatch) -> None:
+    import cv2
+
+    monkeypatch.delattr(cv2, "xphoto")
+    gray, mask = textured(21, 19), np.zeros((21, 19), bool)
+    mask[3:9, 4:12] = True
+    with pytest.raises(InputError, match="needs opencv-contrib-python-headless"):
+        fill_lost_region(gray, mask, "fsr-best")
+    assert fill_lost_region(gray, mask, "telea").shape == gray.shape
+
+
 def test_baseline_command_takes_a_fill_by_name(tmp_path) -> None:
     gray = textured(48, 48)
     gray[10:30, 12:34] = 7

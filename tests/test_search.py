@@ -19,6 +19,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
 import experts.train
+import search.objective
 from hueroute.config import SearchConfig
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
@@ -325,6 +326,24 @@ def test_train_uses_best_params_and_says_where_settings_came_from(
     assert params == {} and sources == [] and settings == Run.open(run).config.train
     result = succeed("train", run, "--expert", GLOBAL, "--fold", "1")
     assert "every setting from config.yaml (search.use_best_params is off)" in result.stderr
+
+
+def test_no_trial_outlasts_the_search_timeout(
+    searched: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used = []
+
+    def spy(run: Run, expert: str, fold: int, settings: Any, *args: Any) -> Any:
+        used.append(settings)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(search.objective, "fit_expert", spy)
+    run = Run.open(searched[0])
+    study = optuna.create_study(direction="maximize")
+    for timeout in (90.0, None):
+        study.optimize(search.objective.Objective(run, GLOBAL, timeout), 1, catch=(RuntimeError,))
+    assert [settings.max_minutes for settings in used] == [1.5, None]
+    assert used[0].max_steps == run.config.search.max_steps
 
 
 def test_a_broken_best_params_file_is_a_clear_error(
