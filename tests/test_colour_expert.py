@@ -1,6 +1,7 @@
 """The colour expert: pixel classes and class shapes, a head that learns a colour rule, its
 memory of the training originals, and its feature cache."""
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -116,6 +117,19 @@ def test_features_are_cached_by_content_and_reused(rule_run: Path) -> None:
     stamps = {f: f.stat().st_mtime_ns for f in files}
     train_expert(run, GLOBAL, 1)
     assert {f: f.stat().st_mtime_ns for f in sorted(folder.glob("*.npy"))} == stamps
+
+
+def test_a_trained_encoder_caches_only_the_filled_inputs(rule_run: Path, tmp_path: Path) -> None:
+    fresh = shutil.ignore_patterns("cache", "experts")
+    run = Run.open(shutil.copytree(rule_run, tmp_path / "run", ignore=fresh))
+    settings = run.config.train
+    colour = settings.colour.model_copy(update={"train_encoder": True, "steps_per_epoch": 5})
+    settings = settings.model_copy(update={"colour": colour, "epochs": 1})
+    metrics = train_expert(run, GLOBAL, 0, settings)
+    assert metrics is not None and metrics["steps"] == 5
+    assert [f.name.split("-")[0] for f in (run.root / "cache").iterdir() if f.is_dir()] == [
+        "filled"
+    ]
 
 
 def test_a_frozen_encoder_without_pretrained_weights_is_a_clear_error(rule_run: Path) -> None:
