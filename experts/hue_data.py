@@ -188,7 +188,8 @@ class HueDataModule(L.LightningDataModule):
         quiet_lightning()  # again in each data-parallel process, where setup runs first
         size = self.settings.image_size
         self.store = open_store(self.table, size, self.cache_folder)
-        features = not self.settings.colour.train_encoder
+        colour = self.settings.colour
+        features = colour.cache_features and not colour.train_encoder
         self.cache = FeatureCache(self.cache_folder, self.network, size, features)
         self.paths = {}
         device = training_device(self.settings.accelerator)

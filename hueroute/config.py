@@ -79,6 +79,11 @@ class ColourConfig(Section):
     train_encoder: bool = Field(
         False, description="train the encoder too (slow on a CPU); false = frozen, cached features"
     )
+    cache_features: bool = Field(
+        True,
+        description="keep a frozen encoder's features in RUN/cache (about 2 MB an input at "
+        "512 px); false = encode every batch on the training device (a GPU short of disk)",
+    )
     neighbours: int = Field(
         80, ge=1, description="training originals whose hue histograms make the neighbour prior"
     )

@@ -13,7 +13,7 @@ import yaml
 
 from experts.hue_classes import class_shapes, pixel_classes
 from experts.hue_net import HueNet
-from experts.networks import rebuilt
+from experts.networks import build_network, rebuilt
 from experts.train import train_expert
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
@@ -119,17 +119,25 @@ def test_features_are_cached_by_content_and_reused(rule_run: Path) -> None:
     assert {f: f.stat().st_mtime_ns for f in sorted(folder.glob("*.npy"))} == stamps
 
 
-def test_a_trained_encoder_caches_only_the_filled_inputs(rule_run: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("change", [{"train_encoder": True}, {"cache_features": False}])
+def test_without_cached_features_only_the_filled_inputs_are_cached(
+    rule_run: Path, tmp_path: Path, change: dict
+) -> None:
     fresh = shutil.ignore_patterns("cache", "experts")
     run = Run.open(shutil.copytree(rule_run, tmp_path / "run", ignore=fresh))
     settings = run.config.train
-    colour = settings.colour.model_copy(update={"train_encoder": True, "steps_per_epoch": 5})
+    colour = settings.colour.model_copy(update={**change, "steps_per_epoch": 5})
     settings = settings.model_copy(update={"colour": colour, "epochs": 1})
     metrics = train_expert(run, GLOBAL, 0, settings)
     assert metrics is not None and metrics["steps"] == 5
     assert [f.name.split("-")[0] for f in (run.root / "cache").iterdir() if f.is_dir()] == [
         "filled"
     ]
+    trained = load_model(run.model_pt(GLOBAL, 0)).weights
+    packaged = build_network(settings).state_dict()
+    encoder = [name for name in packaged if name.startswith("encoder.")]
+    moved = any(not torch.equal(trained[name], packaged[name]) for name in encoder)
+    assert moved == change.get("train_encoder", False)
 
 
 def test_a_frozen_encoder_without_pretrained_weights_is_a_clear_error(rule_run: Path) -> None:
