@@ -89,12 +89,12 @@ def tune_render(
     finished trials (search.render_trials) or `timeout`; None when the expert is not a
     colour expert."""
     model = run.model_pt(GLOBAL, 0)
-    network = tuned_settings(run, GLOBAL)[0].network
-    base = load_model(model).settings if model.is_file() or network == "colour" else None
-    network = base.network if base else network  # rendering starts from the expert as trained
+    trained = load_model(model).settings if model.is_file() else None
+    network = trained.network if trained else tuned_settings(run, GLOBAL)[0].network
     if network != "colour":
         console.print(f"tune: nothing to tune, the global expert is a {network} network")
         return None
+    base = trained or load_model(model).settings  # a clear error: the expert is not trained
     if force:
         delete_study(run, RENDER_STUDY, url)
     study = open_render_study(run, url, base)
