@@ -26,7 +26,9 @@ def target_histogram(output: HueOutput, settings: ColourConfig) -> torch.Tensor:
 
 
 def paint_settings(settings: ColourConfig) -> Paint:
-    return Paint(settings.chroma_gain, settings.min_spread, settings.lost_region)
+    return Paint(
+        settings.chroma_gain, settings.min_spread, settings.lost_region, settings.lost_blur
+    )
 
 
 def colourise(

@@ -4,6 +4,7 @@ the known luma kept exactly."""
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from hueroute.metric import HUE_BINS, hue_channel
@@ -20,11 +21,14 @@ class Paint:
     """How the renderer spends chroma: the chroma predicted along the chosen hue times
     `gain`, never under `min_spread` (max - min over R, G, B); and the lost region's colour:
     `gray` (its pixels are the first to take the target's gray share), `hue` (like any
-    other pixel) or `smooth` (the predicted chroma itself, times `gain`)."""
+    other pixel), `smooth` (the predicted chroma itself, times `gain`) or `blurred` (the
+    target's hues drawn in the region alone, their chroma then blurred by a Gaussian whose
+    sigma is `blur` times the image's shorter side)."""
 
     gain: float = 0.25
     min_spread: float = 3.0
-    lost_region: str = "smooth"
+    lost_region: str = "blurred"
+    blur: float = 0.025
 
 
 def pil_luma(rgb: np.ndarray) -> np.ndarray:
@@ -105,6 +109,17 @@ def paint(luma: np.ndarray, bins: np.ndarray, spread: np.ndarray) -> np.ndarray:
     return out
 
 
+def blurred_chroma(
+    luma: np.ndarray, colour: np.ndarray, mask: np.ndarray, sigma: float
+) -> np.ndarray:
+    """uint8 RGB (P, 3) of the pixels of `mask`: the chroma of `colour` (H, W, 3) there,
+    blurred over the region's own pixels only, on the luma `luma` (H, W)."""
+    chroma = (colour.astype(np.float32) - luma[..., None]) * mask[..., None]
+    weight = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+    blurred = cv2.GaussianBlur(chroma, (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    return np.clip(np.round(luma[mask][:, None] + blurred[mask]), 0, 255).astype(np.uint8)
+
+
 def render(
     luma: np.ndarray,
     mask: np.ndarray,
@@ -119,6 +134,8 @@ def render(
     `luma` (H, W) uint8 is kept exactly outside the lost region `mask`; `probabilities`
     (K + 1, H, W) are each pixel's hue classes (K equal arcs of the circle, then near-gray);
     `chroma` (2, H, W) the expected Cb, Cr in [-0.5, 0.5]; `target` the 180-bin histogram.
+    A `smooth` or `blurred` region is coloured first; the rest of the image then makes up
+    the target's hues.
     """
     classes = probabilities.shape[0] - 1
     flat = probabilities.reshape(classes + 1, -1)
@@ -127,20 +144,29 @@ def render(
     lost = mask.ravel()
     cb, cr = chroma.reshape(2, -1) * 255
     expected = np.stack([1.402 * cr, -0.344136 * cb - 0.714136 * cr, 1.772 * cb], 1)
+    grayness = flat[classes] + (lost if settings.lost_region == "gray" else 0)
+
+    def draw(selected: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+        """The `selected` pixels painted with hue counts proportional to `wanted`."""
+        counts = bin_counts(wanted, int(selected.sum()))
+        bins = assign_bins(angles[selected], grayness[selected], counts)
+        direction = hue_directions(np.maximum(bins, 0))
+        along = (expected[selected] * direction).sum(1) / (direction**2).sum(1)
+        spread = np.maximum(settings.min_spread, settings.gain * along)
+        return paint(luma.ravel()[selected], bins, spread)
+
     out = np.repeat(luma.reshape(-1, 1), 3, 1).astype(np.uint8)
     wanted = target / max(float(target.sum()), 1e-12) * luma.size
     drawn = np.ones(luma.size, bool)
-    if settings.lost_region == "smooth" and lost.any():  # fixed first; the rest make up the hues
-        smooth = luma.ravel()[lost, None] + settings.gain * expected[lost]
-        out[lost] = np.clip(np.round(smooth), 0, 255).astype(np.uint8)
+    if settings.lost_region in ("smooth", "blurred") and lost.any():
+        if settings.lost_region == "smooth":
+            smooth = luma.ravel()[lost, None] + settings.gain * expected[lost]
+            out[lost] = np.clip(np.round(smooth), 0, 255).astype(np.uint8)
+        else:
+            out[lost] = draw(lost, wanted)
+            sigma = max(settings.blur * min(luma.shape), 1e-3)
+            out[lost] = blurred_chroma(luma, out.reshape(*luma.shape, 3), mask, sigma)
         wanted = np.maximum(wanted - np.bincount(opencv_hue(out[lost]), minlength=HUE_BINS), 0)
         drawn = ~lost
-    grayness = flat[classes] + (lost if settings.lost_region == "gray" else 0)
-    bins = np.full(luma.size, -1)
-    counts = bin_counts(wanted, int(drawn.sum()))
-    bins[drawn] = assign_bins(angles[drawn], grayness[drawn], counts)
-    direction = hue_directions(np.maximum(bins[drawn], 0))
-    along = (expected[drawn] * direction).sum(1) / (direction**2).sum(1)
-    spread = np.maximum(settings.min_spread, settings.gain * along)
-    out[drawn] = paint(luma.ravel()[drawn], bins[drawn], spread)
+    out[drawn] = draw(drawn, wanted)
     return out.reshape(*luma.shape, 3)

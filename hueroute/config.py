@@ -109,10 +109,18 @@ class ColourConfig(Section):
     min_spread: float = Field(
         3.0, ge=1.0, le=64.0, description="smallest max - min over R, G, B of a coloured pixel"
     )
-    lost_region: Literal["gray", "hue", "smooth"] = Field(
-        "smooth",
+    lost_region: Literal["gray", "hue", "smooth", "blurred"] = Field(
+        "blurred",
         description="the lost region's colour: gray = its pixels take the target's gray share "
-        "first; hue = as any pixel; smooth = the predicted chroma times chroma_gain",
+        "first; hue = as any pixel; smooth = the predicted chroma times chroma_gain; blurred "
+        "= the target's hues drawn in the region, their chroma blurred (lost_blur)",
+    )
+    lost_blur: float = Field(
+        0.025,
+        ge=0.0,
+        le=0.5,
+        description="blurred lost region: the Gaussian's sigma as a share of the image's "
+        "shorter side",
     )
 
     @model_validator(mode="after")

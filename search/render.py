@@ -24,7 +24,8 @@ SPACE: dict[str, tuple[float, float] | list[str]] = {  # dotted keys of the trai
     "colour.target_power": (0.5, 1.3),
     "colour.chroma_gain": (0.0, 1.0),
     "colour.min_spread": (1.0, 8.0),
-    "colour.lost_region": ["gray", "hue", "smooth"],
+    "colour.lost_region": ["gray", "hue", "smooth", "blurred"],
+    "colour.lost_blur": (0.005, 0.08),
 }
 
 

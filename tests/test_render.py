@@ -135,3 +135,31 @@ def test_a_smooth_lost_region_takes_the_predicted_chroma_and_the_rest_makes_up_t
     assert (luma(out)[~mask] == known[~mask]).all()
     counts = np.bincount(hue_channel(out).ravel(), minlength=HUE_BINS)
     assert np.corrcoef(counts, target)[0, 1] > 0.95
+
+
+def test_a_blurred_lost_region_has_smooth_chroma_and_the_rest_makes_up_the_hues() -> None:
+    known = luma(sample_photos()[6])
+    mask = np.zeros(known.shape, bool)
+    mask[40:110, 30:140] = True
+    away = [(np.arange(HUE_BINS) - centre + 90) % HUE_BINS - 90 for centre in (20, 105)]
+    target = sum(np.exp(-(bins**2) / 50) for bins in away)  # two hues, each a few bins wide
+    preferred = np.linspace(2, 16, known.shape[1])  # the predicted arc turns along the rows
+    probabilities = np.exp(-((np.arange(31)[:, None] - preferred) ** 2) / 8)[:, None]
+    probabilities = np.broadcast_to(probabilities / probabilities.sum(0), (31, *known.shape))
+    chroma = np.zeros((2, *known.shape))
+    renders = {
+        region: render(known, mask, probabilities, chroma, target, Paint(lost_region=region))
+        for region in ("hue", "blurred")
+    }
+    for out in renders.values():
+        assert (luma(out)[~mask] == known[~mask]).all()
+        counts = np.bincount(hue_channel(out).ravel(), minlength=HUE_BINS)
+        assert np.corrcoef(counts, target)[0, 1] > 0.98
+
+    def roughness(out: np.ndarray) -> float:  # chroma change between neighbours in the region
+        chroma = out.astype(float) - known[..., None]
+        return float(np.abs(np.diff(chroma, axis=1))[mask[:, 1:] & mask[:, :-1]].mean())
+
+    assert roughness(renders["blurred"]) < 0.3 * roughness(renders["hue"])
+    inside = renders["blurred"][mask].astype(int)
+    assert np.abs(pil_luma(inside) - known[mask]).max() <= 1  # the fill's luma, rounded
