@@ -10,6 +10,7 @@ back onto its luma with the run's settings (how much of a target the drawing kee
 """
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 
 from ensemble.predictor import RoutedPredictor
 from experts.colourise import colourise, target_histogram
+from experts.hue_net import HueOutput
 from experts.render import paint
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_lost_region
@@ -32,25 +34,33 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def main(folder: Path) -> None:
-    run = Run.open(folder)
+def global_outputs(
+    run: Run, predictor: RoutedPredictor
+) -> Iterator[tuple[HueOutput, np.ndarray, np.ndarray, np.ndarray]]:
+    """Each test image's fold-averaged output of the global expert, its filled gray input,
+    its lost region (as prediction finds it) and its original."""
     data = run.config.data
-    predictor = RoutedPredictor(run)
-    rows = []
     for path in sorted((data / "test_input").glob("*.png")):
         gray = read_gray(path)
-        truth = read_rgb(data / "test_gt" / path.name)
-        counts = hue_counts(truth)
+        if gray.shape != (predictor.size, predictor.size):
+            raise SystemExit(f"{path}: the benchmark reads inputs at the training size")
         mask = detect_lost_region(gray)
         small = torch.from_numpy(np.array(gray))[None, None].float() / 255
         seen = torch.from_numpy(mask)[None, None].float()
-        if gray.shape != (predictor.size, predictor.size):
-            raise SystemExit(f"{path}: the benchmark reads inputs at the training size")
         with torch.inference_mode():
             output = predictor.expert_output(GLOBAL, small, seen)
+        filled = fill_lost_region(gray, mask, run.config.train.fill)
+        yield output, filled, mask, read_rgb(data / "test_gt" / path.name)
+
+
+def main(folder: Path) -> None:
+    run = Run.open(folder)
+    predictor = RoutedPredictor(run)
+    rows = []
+    for output, filled, mask, truth in global_outputs(run, predictor):
+        counts = hue_counts(truth)
         row = {part: correlation(getattr(output, part)[0].numpy(), counts) for part in PARTS}
         row["target"] = correlation(target_histogram(output, predictor.colour)[0].numpy(), counts)
-        filled = fill_lost_region(gray, mask, run.config.train.fill)
         row["rendered"] = hist_similarity(truth, colourise(output, filled, mask, predictor.colour))
         bins = hue_channel(truth).astype(int).ravel()
         bins[np.ptp(truth, axis=-1).ravel() == 0] = -1

@@ -11,15 +11,12 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-import torch
+from colour import global_outputs
 
 from ensemble.predictor import RoutedPredictor
 from experts.colourise import colourise
-from hueroute.detect import detect_lost_region
-from hueroute.fills import fill_lost_region
-from hueroute.images import read_gray, read_rgb
 from hueroute.metric import score_image
-from hueroute.run import GLOBAL, Run
+from hueroute.run import Run
 from hueroute.threads import thread_map
 
 
@@ -30,18 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     run = Run.open(args.run)
     predictor = RoutedPredictor(run)
-    items = []
-    for path in sorted((run.config.data / "test_input").glob("*.png")):
-        gray = read_gray(path)
-        mask = detect_lost_region(gray)
-        with torch.inference_mode():
-            output = predictor.expert_output(
-                GLOBAL,
-                torch.from_numpy(gray.copy())[None, None].float() / 255,
-                torch.from_numpy(mask)[None, None].float(),
-            )
-        filled = fill_lost_region(gray, mask, run.config.train.fill)
-        items.append((output, filled, mask, read_rgb(run.config.data / "test_gt" / path.name)))
+    items = list(global_outputs(run, predictor))
     choices = [{"lost_region": region} for region in ("smooth", "gray", "hue")]
     choices += [{"lost_region": "blurred", "lost_blur": blur} for blur in args.blur]
     rows = []

@@ -109,12 +109,13 @@ def paint(luma: np.ndarray, bins: np.ndarray, spread: np.ndarray) -> np.ndarray:
     return out
 
 
-def blurred_chroma(
-    luma: np.ndarray, colour: np.ndarray, mask: np.ndarray, sigma: float
+def blurred_region(
+    luma: np.ndarray, mask: np.ndarray, pixels: np.ndarray, sigma: float
 ) -> np.ndarray:
-    """uint8 RGB (P, 3) of the pixels of `mask`: the chroma of `colour` (H, W, 3) there,
+    """uint8 RGB (P, 3) of the region `mask` (H, W): the chroma of its drawn `pixels` (P, 3),
     blurred over the region's own pixels only, on the luma `luma` (H, W)."""
-    chroma = (colour.astype(np.float32) - luma[..., None]) * mask[..., None]
+    chroma = np.zeros((*mask.shape, 3), np.float32)
+    chroma[mask] = pixels - luma[mask][:, None].astype(np.float32)
     weight = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
     blurred = cv2.GaussianBlur(chroma, (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
     return np.clip(np.round(luma[mask][:, None] + blurred[mask]), 0, 255).astype(np.uint8)
@@ -163,9 +164,8 @@ def render(
             smooth = luma.ravel()[lost, None] + settings.gain * expected[lost]
             out[lost] = np.clip(np.round(smooth), 0, 255).astype(np.uint8)
         else:
-            out[lost] = draw(lost, wanted)
             sigma = max(settings.blur * min(luma.shape), 1e-3)
-            out[lost] = blurred_chroma(luma, out.reshape(*luma.shape, 3), mask, sigma)
+            out[lost] = blurred_region(luma, mask, draw(lost, wanted), sigma)
         wanted = np.maximum(wanted - np.bincount(opencv_hue(out[lost]), minlength=HUE_BINS), 0)
         drawn = ~lost
     out[drawn] = draw(drawn, wanted)
