@@ -9,7 +9,8 @@ EfficientNet-Lite), `hueroute run RUN --budget` clusters, searches, trains and t
 the time each stage used, and evaluate's test rows (baseline, global, routed, oracle,
 submitted). `--threads 1` runs on one core, so that two presets can be measured side by side;
 `--random-init` starts the encoders from random weights where ImageNet ones cannot be fetched
-(the seed preset's ResNet-34 on a machine without the hub).
+(the seed preset's ResNet-34 on a machine without the hub); `--fill telea` fills without
+OpenCV's contrib modules.
 """
 
 import argparse
@@ -49,6 +50,9 @@ def main() -> None:
     parser.add_argument("--render-images", type=int, default=200)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument(
+        "--fill", default=None, help="train.fill (telea where OpenCV has no contrib modules)"
+    )
+    parser.add_argument(
         "--random-init", action="store_true", help="train.encoder_weights: null (no download)"
     )
     args = parser.parse_args()
@@ -74,7 +78,8 @@ def main() -> None:
                 "render_images": args.render_images,
             },
             train={"image_size": args.size}
-            | ({"encoder_weights": None} if args.random_init else {}),
+            | ({"encoder_weights": None} if args.random_init else {})
+            | ({"fill": args.fill} if args.fill else {}),
         )
     started = time.perf_counter()
     budget = f"{args.minutes:g}m"

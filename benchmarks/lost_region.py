@@ -1,12 +1,13 @@
 """What M (SSIM along the lost pixels) a restorer could reach, from what it knows there.
 
-    python benchmarks/lost_region.py ../shared/photos /tmp/hueroute-bench [--size 256]
+    python benchmarks/lost_region.py ../shared/photos /tmp/hueroute-bench [--size 256] [--run RUN]
 
 On the test split of restorers.py's dataset (the saved masks), the lost region is given its
 fill's luma or the original's, each with no chroma, the original's chroma, or its mean over
 the region; then the original's luma blurred by Gaussians of growing sigma (a restorer that
 knows the region only up to that scale), and the fill's own texture scaled (its deviation
 from a blur of itself, times a gain). Outside the region every image is the original's luma.
+With `--run`, the fill corrected by that run's refine stage (kept or not) is measured too.
 """
 
 import argparse
@@ -16,11 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import torch
 from restorers import dataset
 
+from experts.refine_stage import read_refiner
 from hueroute.fills import fill_lost_region
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.metric import masked_ssim
+from hueroute.run import Run
 
 SIGMAS = (1, 2, 4, 8)
 TEXTURE_GAINS = (0.5, 1.5, 2.0)
@@ -30,10 +34,11 @@ Variant = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 def with_chroma(kind: str, source: str) -> Variant:
-    """The region's luma from `source` ("fill" or "original"), its chroma `kind`."""
+    """The region's luma from `source` ("original", or the fill it is given), its chroma
+    `kind`."""
 
     def variant(truth, known, filled, mask):
-        level = (filled if source == "fill" else known).astype(np.float32)
+        level = (known if source == "original" else filled).astype(np.float32)
         chroma = truth.astype(np.float32) - known[..., None]
         if kind == "none":
             chroma = np.zeros_like(chroma)
@@ -83,7 +88,13 @@ def main() -> None:
     parser.add_argument("work", type=Path)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--fill", default="fsr-fast")
+    parser.add_argument("--run", type=Path, help="a run folder whose refine/model.pt to measure")
     args = parser.parse_args()
+    refiner = None
+    if args.run:
+        refiner = read_refiner(Run.open(args.run).refine_model_pt, torch.device("cpu"))
+        VARIANTS["corrected fill, gray"] = with_chroma("none", "corrected")
+        VARIANTS["corrected fill, the original's chroma"] = with_chroma("original", "corrected")
     data = dataset(args.photos, args.work, args.size)
     names = [Path(p).name for p in pd.read_csv(data / "test.csv")["input_path"]]
     scores = {name: [] for name in VARIANTS}
@@ -92,8 +103,9 @@ def main() -> None:
         mask = read_gray(data / "test_mask" / image) > 0
         known = luma(truth)
         filled = fill_lost_region(read_gray(data / "test_input" / image), mask, args.fill)
+        corrected = refiner([filled], [mask])[0] if refiner is not None else None
         for name, variant in VARIANTS.items():
-            region = variant(truth, known, filled, mask)
+            region = variant(truth, known, corrected if "corrected" in name else filled, mask)
             scores[name].append(masked_ssim(truth, region_image(known, region, mask), mask))
     table = pd.DataFrame({"lost region": list(scores), "M": [np.mean(s) for s in scores.values()]})
     print(f"{len(names)} test images of {data}, fill {args.fill}")

@@ -15,6 +15,7 @@ from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
 from experts.colourise import colourise
 from experts.hue_net import HueOutput, weighted_sum
 from experts.networks import rebuilt
+from experts.refine_stage import load_refiner
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_many
@@ -54,6 +55,7 @@ class RoutedPredictor:
         trained = self.load(GLOBAL)[0]  # every expert's size, fill and rendering are global's
         self.size, self.fill = trained.image_size, trained.fill
         self.colour = render_settings(run, trained).colour
+        self.refine = load_refiner(run, self.device)  # None where the fill is used as it is
 
     def load(self, expert: str) -> list[TrainConfig]:
         """Load `expert`'s fold models as they were trained; the settings each recorded."""
@@ -105,6 +107,8 @@ class RoutedPredictor:
             outputs[expert] = {i: pick(predicted, j) for j, i in enumerate(rows)}
         colour = any(isinstance(o, HueOutput) for per in outputs.values() for o in per.values())
         filled = fill_many(grays, masks, self.fill) if colour else grays
+        if colour and self.refine is not None:
+            filled = self.refine(filled, masks)
         jobs = [(name, i) for name in blends for i in range(len(grays))]
 
         def image(job: tuple[str, int]) -> np.ndarray:
@@ -121,7 +125,8 @@ class RoutedPredictor:
         self, output: Output, gray: np.ndarray, mask: np.ndarray, filled: np.ndarray
     ) -> np.ndarray:
         """The prediction at the input's size: the input's luma outside the lost region, the
-        predicted (or, for a colour expert, `filled`) luma inside, the colour everywhere."""
+        predicted (or, for a colour expert, `filled` and maybe corrected) luma inside, the
+        colour everywhere."""
         if isinstance(output, HueOutput):
             return colourise(output, filled, mask, self.colour)
         shape, device = gray.shape, output.device

@@ -9,6 +9,7 @@ import torch
 from experts.hue_data import HueDataModule
 from experts.hue_net import HueNet, HueOutput
 from experts.networks import rebuilt
+from experts.refine_stage import load_refiner
 from hueroute.errors import InputError
 from hueroute.run import GLOBAL, Run, expert_split
 from hueroute.run.models import load_model
@@ -17,8 +18,8 @@ from hueroute.tensors import to_uint8
 
 @dataclass
 class HeldOut:
-    """One held-out image at the training size: the expert's output, the filled luma, the lost
-    region and the original."""
+    """One held-out image at the training size: the expert's output, the filled luma (with the
+    run's correction where it keeps one), the lost region and the original."""
 
     output: HueOutput
     luma: np.ndarray
@@ -39,6 +40,7 @@ def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[H
     described by the fold model that did not see it."""
     clusters, folds = run.clusters(), run.folds()
     n_folds = run.config.folds.n_folds
+    refine = load_refiner(run, torch.device("cpu"))
     items = []
     for fold in range(n_folds):
         model = load_model(run.model_pt(expert, fold))
@@ -55,6 +57,8 @@ def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[H
             lumas = to_uint8(batch["filled"])[..., 0]
             truths = to_uint8(batch["rgb"])
             masks = batch["mask"][:, 0].bool().numpy()
+            if refine is not None:
+                lumas = refine(list(lumas), list(masks))
             for i in range(len(lumas)):
                 items.append(HeldOut(output.pick([i]), lumas[i], masks[i], truths[i]))
     return items

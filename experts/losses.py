@@ -88,3 +88,38 @@ class RestorationLoss(nn.Module):
             )
         total = sum(getattr(self.weights, name) * value for name, value in parts.items())
         return total, {name: value.detach() for name, value in parts.items()}
+
+
+def windowed_ssim(pred: torch.Tensor, truth: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
+    """SSIM of each `window` of (N, 1, H, W) images in [0, 1] (uniform weights, sample
+    covariance, data range 1, as the score computes it); (N, 1, H - wh + 1, W - ww + 1)."""
+    count = window[0] * window[1]
+    correction = count / (count - 1)
+
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, window, stride=1)
+
+    mean_p, mean_t = mean(pred), mean(truth)
+    var_p = (mean(pred * pred) - mean_p**2) * correction
+    var_t = (mean(truth * truth) - mean_t**2) * correction
+    covariance = (mean(pred * truth) - mean_p * mean_t) * correction
+    c1, c2 = 0.01**2, 0.03**2
+    return ((2 * mean_p * mean_t + c1) * (2 * covariance + c2)) / (
+        (mean_p**2 + mean_t**2 + c1) * (var_p + var_t + c2)
+    )
+
+
+def lost_region_ssim_loss(
+    pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, structure_weight: float
+) -> torch.Tensor:
+    """1 - the SSIM of 1 x 7 windows that lie inside the lost region (what M measures along
+    its rows), plus `structure_weight` times 1 - the SSIM of 7 x 7 windows touching it."""
+    row = (1, 7)
+    inside = (F.avg_pool2d(mask, row, stride=1) > 0.999).float()
+    line = (windowed_ssim(pred, truth, row) * inside).sum() / inside.sum().clamp_min(1)
+    loss = 1 - line
+    if structure_weight:
+        touching = (F.avg_pool2d(mask, 7, stride=1) > 0).float()
+        square = (windowed_ssim(pred, truth, (7, 7)) * touching).sum()
+        loss = loss + structure_weight * (1 - square / touching.sum().clamp_min(1))
+    return loss

@@ -251,6 +251,26 @@ class SearchConfig(Section):
         return self
 
 
+class RefineConfig(Section):
+    enabled: bool = Field(
+        True, description="learn a correction of the lost region's filled luma (colour experts)"
+    )
+    width: int = Field(32, ge=4, description="channels of the correcting U-Net's first level")
+    steps: int = Field(3000, ge=1, description="optimizer steps (a time budget may stop sooner)")
+    batch_size: int = Field(8, ge=1, description="crops per step")
+    lr: float = Field(1e-3, gt=0.0, description="peak learning rate of the one-cycle schedule")
+    regions: int = Field(
+        4, ge=1, description="lost regions per training pair: its own, then random ones"
+    )
+    crop: int = Field(128, ge=32, description="training crops around a lost region, px")
+    structure_weight: float = Field(
+        0.5, ge=0.0, description="weight of the 7x7 SSIM around the region beside M's 1-D SSIM"
+    )
+    holdout_fold: int = Field(
+        0, ge=0, description="the fold held out to decide whether the correction is kept"
+    )
+
+
 class RouteConfig(Section):
     n_estimators: int = Field(200, ge=1, description="LightGBM boosting rounds")
     learning_rate: float = Field(0.05, gt=0.0, description="LightGBM learning rate")
@@ -291,12 +311,24 @@ class Config(Section):
         default_factory=SearchConfig, description="Optuna studies of each expert's training"
     )
     train: TrainConfig = Field(default_factory=TrainConfig, description="each expert's training")
+    refine: RefineConfig = Field(
+        default_factory=RefineConfig, description="a learned correction of the lost region's fill"
+    )
     route: RouteConfig = Field(
         default_factory=RouteConfig, description="the router from gray inputs to clusters"
     )
     predict: PredictConfig = Field(
         default_factory=PredictConfig, description="routed ensemble predictions"
     )
+
+    @model_validator(mode="after")
+    def holdout_is_a_fold(self) -> "Config":
+        if self.refine.holdout_fold >= self.folds.n_folds:
+            raise ValueError(
+                f"refine.holdout_fold {self.refine.holdout_fold} is not one of the "
+                f"{self.folds.n_folds} folds"
+            )
+        return self
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -326,6 +358,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "epochs": 3,
             "colour": {"steps_per_epoch": 60},
         },
+        "refine": {"width": 16, "steps": 600},
     },
     "smoke": {
         "embed": {"model": "efficientnet-lite", "batch_size": 8, "num_workers": 0},
@@ -339,6 +372,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "num_workers": 0,
             "colour": {"steps_per_epoch": 20, "neighbours": 8},
         },
+        "refine": {"width": 8, "steps": 10, "regions": 2, "crop": 64},
     },
 }
 

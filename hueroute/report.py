@@ -52,6 +52,25 @@ def clusters_section(run: Run) -> str:
     return text + figure_html(run, run.umap_png, "UMAP of the originals, coloured by cluster")
 
 
+def refine_section(run: Run) -> str:
+    if not run.refine_metrics_json.is_file():
+        return ""
+    metrics = json.loads(run.refine_metrics_json.read_text())
+    verdict = "kept" if metrics["kept"] else "not kept"
+    reason = html.escape(metrics["reason"])
+    text = f"<p>The learned correction of the fill: {verdict} ({reason}).</p>"
+    if "refined" not in metrics:
+        return text
+    rows = [{"luma of the lost region": name, **metrics[name]} for name in ("fill", "refined")]
+    text += (
+        f"<p>Trained {metrics['steps']} steps on {metrics['train_images']} pairs; measured on "
+        f"the {metrics['held_out_images']} pairs of held-out fold {metrics['held_out_fold']}, "
+        "as gray images:</p>"
+    )
+    caption = "held-out lost regions: the original's luma, the fill, the corrected fill"
+    return text + table_html(pd.DataFrame(rows)) + figure_html(run, run.refine_png, caption)
+
+
 def search_section(run: Run) -> str:
     parts = []
     for best in sorted(run.search_dir.glob("*/best_params.json")):
@@ -218,6 +237,7 @@ def samples_section(run: Run) -> str:
 
 SECTIONS = {
     "Clusters": clusters_section,
+    "The lost region's fill": refine_section,
     "Search": search_section,
     "Experts": experts_section,
     "Router": router_section,

@@ -1,9 +1,11 @@
-"""A time budget for the stages that learn: search, training and the render study.
+"""A time budget for the stages that learn: the fill's correction, search, training and the
+render study.
 
-The search gets a fixed share and measures how many training images a second this machine
-trains; each fold then gets epochs that fit its share of what is left at that rate, which is
-measured again after every fold (the first fold of a colour expert also caches features).
-Lightning's max_time stops a fold that would overrun, so the stages end inside the budget.
+The fill's correction and the search get fixed shares; the search measures how many training
+images a second this machine trains; each fold then gets epochs that fit its share of what is
+left at that rate, which is measured again after every fold (the first fold of a colour
+expert also caches features). Lightning's max_time stops a fold that would overrun, so the
+stages end inside the budget.
 """
 
 import json
@@ -17,11 +19,12 @@ from hueroute.files import write_text_atomic
 from hueroute.run import GLOBAL, Run, expert_split
 from search.storage import storage_url
 
+REFINE_SHARE = 0.25  # of the budget, for the fill's correction, its fills included
 SEARCH_SHARE = 0.15  # of the budget, for the global expert's study
 TUNE_SHARE = 0.1  # of what the search leaves, for the colour expert's render study
 GLOBAL_SHARE = 0.5  # of the training time, for the global expert when there are clusters
 VALIDATION_MARGIN = 0.85  # of a fold's time planned for training images; the rest validates
-BUDGETED = ("cluster", "search", "train-global", "tune", "train-clusters")
+BUDGETED = ("cluster", "refine", "search", "train-global", "tune", "train-clusters")
 
 
 @dataclass
@@ -37,6 +40,10 @@ class Budget:
 
     def left(self) -> float:
         return self.seconds - (time.monotonic() - self.started)
+
+    def refine_seconds(self) -> float:
+        self.planned["refine"] = REFINE_SHARE * self.seconds
+        return self.planned["refine"]
 
     def search_seconds(self) -> float:
         self.planned["search"] = SEARCH_SHARE * self.seconds

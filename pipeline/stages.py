@@ -11,6 +11,7 @@ from clustering.stage import cluster_run
 from ensemble.evaluate import evaluate_run
 from ensemble.fit_router import route_run
 from ensemble.submit import submit_run
+from experts.refine_stage import refine_run
 from experts.stage import train_experts
 from hueroute.errors import InputError
 from hueroute.progress import console
@@ -31,6 +32,10 @@ class StageRun:
     seconds: float
     output: Path
     result: object
+
+
+def refine(run: Run, budget: Budget | None) -> object:
+    return refine_run(run, seconds=budget.refine_seconds() if budget else None)
 
 
 def search(run: Run, budget: Budget | None) -> object:
@@ -114,6 +119,7 @@ def planned(run: Run, budget: Budget) -> dict[str, float]:
 
 STAGE_FUNCTIONS: dict[str, Callable[[Run, Budget | None], object]] = {
     "cluster": lambda run, budget: cluster_run(run),
+    "refine": refine,
     "search": search,
     "train-global": train_global,
     "tune": tune,

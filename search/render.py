@@ -2,6 +2,7 @@
 outputs: how the target histogram mixes the head with the priors, its power, the chroma and
 the lost region. A trial only renders and scores, so it takes seconds, not a training."""
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from experts.held_out import HeldOut
 from hueroute.config import ColourConfig, TrainConfig, setting, with_params
 from hueroute.metric import score_image
 from hueroute.run import RENDER_STUDY, Run
+from hueroute.threads import thread_map
 from search.study import open_study, optimize_until, write_best_params
 
 REPORTS = 8  # partial means a trial reports to the pruner
@@ -40,15 +42,19 @@ def suggest_rendering(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def render_score(items: list[HeldOut], settings: ColourConfig, trial: optuna.Trial | None) -> float:
-    """The mean exact score of `items` rendered with `settings`; partial means go to `trial`'s
-    pruner."""
-    scores = []
-    marks = set(np.linspace(0, len(items), REPORTS + 1).astype(int)[1:-1])
-    for index, item in enumerate(items):
+    """The mean exact score of `items` rendered with `settings` (on as many threads as torch
+    uses); partial means go to `trial`'s pruner."""
+
+    def scored(item: HeldOut) -> float:
         image = colourise(item.output, item.luma, item.mask, settings)
-        scores.append(score_image(item.truth, image, item.mask).score)
-        if trial is not None and index + 1 in marks:
-            trial.report(float(np.mean(scores)), index + 1)
+        return score_image(item.truth, image, item.mask).score
+
+    scores: list[float] = []
+    marks = np.linspace(0, len(items), REPORTS + 1).astype(int)
+    for start, end in itertools.pairwise(marks):
+        scores += thread_map(scored, items[start:end])
+        if trial is not None and 0 < end < len(items):
+            trial.report(float(np.mean(scores)), int(end))
             if trial.should_prune():
                 raise optuna.TrialPruned()
     return float(np.mean(scores))

@@ -113,7 +113,9 @@ def test_a_budget_plans_search_and_training_and_ends_within_it(tmp_path: Path) -
     assert time.monotonic() - started < 180 + 120  # route, evaluate, submit and report after
     record = json.loads((run / "budget.json").read_text())
     assert record["budget_seconds"] == 180 and record["training_images_per_second"] > 0
-    assert set(record["planned_seconds"]) == {"search", "train-global", "tune", "train-clusters"}
+    planned = {"refine", "search", "train-global", "tune", "train-clusters"}
+    assert set(record["planned_seconds"]) == planned
+    assert record["planned_seconds"]["refine"] == pytest.approx(0.25 * 180)
     assert set(record["used_seconds"]) == set(BUDGETED)
     assert sum(record["used_seconds"].values()) <= 180
     assert "budget: " in result.stderr and "training images a second" in result.stderr

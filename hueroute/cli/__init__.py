@@ -1,6 +1,17 @@
 """The `hueroute` command line: every stage's commands on one Typer app."""
 
-from hueroute.cli import cluster, data, evaluate, init, pipeline, route, search, submit, train
+from hueroute.cli import (
+    cluster,
+    data,
+    evaluate,
+    init,
+    pipeline,
+    refine,
+    route,
+    search,
+    submit,
+    train,
+)
 from hueroute.cli.app import app
 
 __all__ = [
@@ -11,6 +22,7 @@ __all__ = [
     "init",
     "main",
     "pipeline",
+    "refine",
     "route",
     "search",
     "submit",

@@ -24,6 +24,7 @@ COMMAND_ORDER = (
     "score",
     "init",
     "cluster",
+    "refine",
     "search",
     "train",
     "tune",

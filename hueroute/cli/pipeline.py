@@ -10,6 +10,7 @@ from rich.table import Table
 from hueroute.cli.app import command
 from hueroute.cli.cluster import show_clusters
 from hueroute.cli.evaluate import show_scores
+from hueroute.cli.refine import show_refine
 from hueroute.cli.route import show_router
 from hueroute.cli.search import show_studies
 from hueroute.cli.submit import show_submission
@@ -26,6 +27,7 @@ def show_stage(opened: Run, stage: str, result: object) -> None:
         return
     shown = {
         "cluster": lambda: show_clusters(result, opened),
+        "refine": lambda: show_refine(result, opened),
         "search": lambda: show_studies(result, shown_url(storage_url(opened, None))),
         "train-global": lambda: show_manifest(result, opened.root),
         "train-clusters": lambda: show_manifest(result, opened.root),

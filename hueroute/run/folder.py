@@ -16,10 +16,12 @@ from hueroute.run.experts import GLOBAL, expert_names, read_run_table
 CONFIG_NAME = "config.yaml"
 RENDER_STUDY = "render"  # the study of the colour expert's rendering, beside the experts' own
 EMBEDDINGS_DIR, CACHE_DIR = "embeddings", "cache"  # keyed by image content: kept on --force
-# the stages of a run, in order: the global expert first, since the cluster experts
-# fine-tune it and the colour expert's rendering is tuned on its held-out folds
+# the stages of a run, in order: the fill's correction before the render study that draws on
+# it; the global expert first, since the cluster experts fine-tune it and the colour expert's
+# rendering is tuned on its held-out folds
 STAGES = (
     "cluster",
+    "refine",
     "search",
     "train-global",
     "tune",
@@ -104,6 +106,25 @@ class Run:
     def experts(self) -> list[str]:
         """The names of the run's experts: global, then one per cluster."""
         return expert_names(self.clusters())
+
+    @property
+    def refine_dir(self) -> Path:
+        return self.root / "refine"
+
+    @property
+    def refine_model_pt(self) -> Path:
+        """The fill's learned correction: its settings and weights."""
+        return self.refine_dir / "model.pt"
+
+    @property
+    def refine_metrics_json(self) -> Path:
+        """Whether the correction is kept and its held-out figures, written last by refine."""
+        return self.refine_dir / "metrics.json"
+
+    @property
+    def refine_png(self) -> Path:
+        """Held-out lost regions: the original's luma, the fill and the corrected fill."""
+        return self.refine_dir / "examples.png"
 
     @property
     def experts_dir(self) -> Path:
@@ -196,6 +217,7 @@ class Run:
         """Where to look first for what `stage` wrote."""
         return {
             "cluster": self.clusters_csv,
+            "refine": self.refine_metrics_json,
             "search": self.search_dir,
             "train-global": self.manifest_json,
             "tune": self.best_params_json(RENDER_STUDY),
@@ -210,6 +232,7 @@ class Run:
         """Whether `stage` has left its outputs in the run (its done-marker)."""
         markers = {
             "cluster": [self.clusters_csv, self.folds_csv, self.umap_png, self.cluster_json],
+            "refine": [self.refine_metrics_json],
             "search": [self.best_params_json(GLOBAL)],
             "tune": [self.best_params_json(RENDER_STUDY)],
             "route": [self.router_metrics_json],

@@ -1,0 +1,78 @@
+"""The fill's learned correction: a small U-Net that reads the filled luma and the lost region
+and adds its correction inside the region only, so known pixels never change."""
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hueroute.preprocess import shrink
+
+LEVELS = 4
+STRIDE = 2 ** (LEVELS + 1)  # the stem halves the image, then each level halves it again
+
+
+def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(channels_in, channels_out, 3, padding=1),
+        nn.GELU(),
+        nn.Conv2d(channels_out, channels_out, 3, padding=1),
+        nn.GELU(),
+    )
+
+
+class RefineNet(nn.Module):
+    """(filled luma, lost region), each (N, 1, H, W) in [0, 1], to the corrected luma. Its
+    last layer starts at zero: before training it returns the fill unchanged."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.width = width
+        widths = [width, 2 * width, 3 * width, 4 * width, 4 * width]
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 4, stride=2, padding=1), nn.GELU())
+        self.down = nn.ModuleList(conv_block(widths[i], widths[i + 1]) for i in range(LEVELS))
+        self.up = nn.ModuleList(
+            conv_block(widths[i + 1] + widths[i], widths[i]) for i in range(LEVELS)
+        )
+        self.out = nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, filled: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        height, width = filled.shape[-2:]
+        pad = (0, -width % STRIDE, 0, -height % STRIDE)  # any size: padded, then cropped
+        centred = F.pad(filled, pad, mode="replicate") * 2 - 1
+        region = F.pad(mask, pad)
+        x = self.stem(torch.cat([centred, region, (1 - region) * centred], 1))
+        skips = [x]
+        for block in self.down:
+            x = block(F.avg_pool2d(x, 2))
+            skips.append(x)
+        for level in reversed(range(LEVELS)):
+            skip = skips[level]
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = self.up[level](torch.cat([x, skip], 1))
+        change = self.out(x)[..., :height, :width]
+        return torch.where(mask > 0, (filled + change).clamp(0, 1), filled)
+
+
+@torch.inference_mode()
+def refine_lumas(
+    network: RefineNet, lumas: list[np.ndarray], masks: list[np.ndarray], size: int
+) -> list[np.ndarray]:
+    """The corrected uint8 luma of each filled image (H, W). The network runs at the `size`
+    it learnt at; an image of another size gets its correction resized. Pixels outside the
+    lost region are returned exactly as they were."""
+    device = next(network.parameters()).device
+    refined = []
+    for full, mask in zip(lumas, masks, strict=True):
+        small, region = shrink(full, mask, size)
+        filled = torch.tensor(small, device=device)[None, None].float() / 255
+        inside = torch.tensor(region, device=device)[None, None].float()
+        change = (network(filled, inside) - filled)[0, 0].mul(255).cpu().numpy()
+        if small.shape != full.shape:
+            change = cv2.resize(change, full.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        corrected = np.clip(np.round(full + change), 0, 255).astype(np.uint8)
+        refined.append(np.where(mask, corrected, full))
+    return refined

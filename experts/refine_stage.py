@@ -1,0 +1,230 @@
+"""The refine stage: learn a correction of the lost region's fill on the run's training
+originals, measure it on the pairs of one held-out fold, and keep it only where it beats the
+fill alone there (M higher, S not lower)."""
+
+import json
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from matplotlib.figure import Figure
+
+from experts.module import quiet_lightning
+from experts.refine_data import RefineDataModule
+from experts.refine_module import FillRefiner, StopWhenDone
+from experts.refine_net import RefineNet, refine_lumas
+from hueroute.config import RefineConfig
+from hueroute.errors import InputError, Interrupted
+from hueroute.files import atomic_path, write_text_atomic
+from hueroute.images import luma
+from hueroute.metric import masked_ssim, ssim
+from hueroute.report import save_figure
+from hueroute.run import Run
+from hueroute.tensors import pick_device
+from hueroute.threads import thread_map
+
+FORMAT = 1
+EXAMPLES = 4  # held-out regions in the picture
+MARGIN = 8  # px of known pixels shown around each region
+CHECKPOINT_STEPS = 100  # how often an unfinished training keeps its last.ckpt
+
+
+@dataclass(frozen=True)
+class Refiner:
+    """A kept correction: the network and the size it learnt at."""
+
+    network: RefineNet
+    size: int
+
+    def __call__(self, lumas: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
+        return refine_lumas(self.network, lumas, masks, self.size)
+
+
+def gray_scores(truth: np.ndarray, gray: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """S and M of `gray` (H, W) shown as a gray RGB image, against the original `truth`."""
+    rgb = np.repeat(gray[..., None], 3, -1)
+    return ssim(truth, rgb), masked_ssim(truth, rgb, mask)
+
+
+def held_out_scores(
+    originals: np.ndarray, masks: list[np.ndarray], lumas: dict[str, list[np.ndarray]]
+) -> dict[str, dict]:
+    """Mean S and M of each named list of filled lumas against the held-out originals."""
+    scores = {}
+    for name, filled in lumas.items():
+        pairs = thread_map(
+            lambda i, filled=filled: gray_scores(originals[i], filled[i], masks[i]),
+            range(len(masks)),
+        )
+        s, m = np.mean(pairs, axis=0)
+        scores[name] = {"S": round(float(s), 5), "M": round(float(m), 5)}
+    return scores
+
+
+def plot_examples(
+    out: Path, originals: np.ndarray, masks: list[np.ndarray], fill: list, refined: list
+) -> None:
+    """A few held-out lost regions, cropped around the region: the original's luma, the fill
+    and the corrected fill."""
+    rows = np.linspace(0, len(masks) - 1, min(EXAMPLES, len(masks))).round().astype(int)
+    figure = Figure(figsize=(6.6, 2.2 * len(rows)), layout="constrained")
+    grid = figure.subplots(len(rows), 3, squeeze=False)
+    for line, row in zip(grid, rows, strict=True):
+        ys, xs = np.nonzero(masks[row])
+        window = np.s_[
+            max(ys.min() - MARGIN, 0) : ys.max() + MARGIN + 1,
+            max(xs.min() - MARGIN, 0) : xs.max() + MARGIN + 1,
+        ]
+        for axes, image in zip(line, (luma(originals[row]), fill[row], refined[row]), strict=True):
+            axes.imshow(image[window], cmap="gray", vmin=0, vmax=255)
+            axes.contour(masks[row][window], levels=[0.5], colors="red", linewidths=0.6)
+            axes.axis("off")
+    for axes, title in zip(grid[0], ("original", "fill", "corrected"), strict=True):
+        axes.set_title(title, fontsize=10)
+    save_figure(figure, out)
+
+
+def refine_run(run: Run, force: bool = False, seconds: float | None = None) -> dict | None:
+    """Train, measure and keep (or not) the run's fill correction, within `seconds` when
+    given (its fills included); None when done already."""
+    if run.refine_metrics_json.exists() and not force:
+        return None
+    config = run.config
+    settings, train = config.refine, config.train
+    if force and run.refine_dir.exists():
+        shutil.rmtree(run.refine_dir)
+    reason = unused_because(run)
+    if reason:
+        metrics = {"kept": False, "reason": reason}
+        write_text_atomic(run.refine_metrics_json, json.dumps(metrics, indent=2) + "\n")
+        return metrics
+    folds = run.folds()
+    held_out = folds["fold"] == settings.holdout_fold
+    train_ids, val_ids = list(folds["id"][~held_out]), list(folds["id"][held_out])
+    quiet_lightning()
+    L.seed_everything(config.seed, verbose=False)
+    network = RefineNet(settings.width)
+    data = RefineDataModule(
+        run.train_table(), run.cache_dir, train_ids, val_ids, train.image_size, train.fill, settings
+    )
+    started = time.monotonic()
+    data.setup()
+    left = None if seconds is None else max(seconds - (time.monotonic() - started), 1.0)
+    module = FillRefiner(network, settings, left)
+    trainer = fit(run, module, data)
+    save_refiner(run, network, train.image_size)
+    device = pick_device(config.predict.device, "predict.device")
+    refiner = Refiner(network.to(device).eval(), train.image_size)
+    originals = data.held_out["originals"]
+    masks, fills = list(data.held_out["masks"][:, 0]), list(data.held_out["fills"][:, 0])
+    refined = refiner(fills, masks)
+    scores = held_out_scores(originals, masks, {"fill": fills, "refined": refined})
+    plot_examples(run.refine_png, originals, masks, fills, refined)
+    gain = scores["refined"]["M"] - scores["fill"]["M"]
+    kept = gain > 0 and scores["refined"]["S"] >= scores["fill"]["S"]
+    metrics = {
+        "kept": kept,
+        "reason": "it raises M on the held-out fold without lowering S"
+        if kept
+        else "it does not raise M on the held-out fold without lowering S",
+        "held_out_fold": settings.holdout_fold,
+        "held_out_images": len(val_ids),
+        "train_images": len(train_ids),
+        "steps": trainer.global_step,
+        "seconds": round(time.monotonic() - started, 1),
+        "M_gain": round(gain, 5),
+        **scores,
+    }
+    write_text_atomic(run.refine_metrics_json, json.dumps(metrics, indent=2) + "\n")
+    for checkpoint in run.refine_dir.glob("*.ckpt"):
+        checkpoint.unlink()
+    return metrics
+
+
+def unused_because(run: Run) -> str | None:
+    """Why the run has no use for a fill correction, if it has none."""
+    if not run.config.refine.enabled:
+        return "refine.enabled is false"
+    if run.config.train.network != "colour":
+        return f"train.network={run.config.train.network} predicts the lost region's luma itself"
+    return None
+
+
+def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
+    """Train `module`, resuming from the refine folder's last.ckpt."""
+    folder = run.refine_dir
+    last = folder / "last.ckpt"
+    trainer = L.Trainer(
+        accelerator=run.config.train.accelerator,
+        devices=1,
+        max_epochs=1,
+        max_steps=module.settings.steps,
+        callbacks=[
+            ModelCheckpoint(
+                dirpath=folder,
+                filename=last.stem,
+                every_n_train_steps=CHECKPOINT_STEPS,
+                enable_version_counter=False,
+            ),
+            StopWhenDone(),
+            RichProgressBar(),
+        ],
+        logger=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+        default_root_dir=folder,
+    )
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit(module, data, ckpt_path=last if last.exists() else None)
+    except SystemExit as stop:  # how Lightning ends a fit after Ctrl-C
+        if not trainer.interrupted:
+            raise
+        kept = f"step {trainer.global_step} in {last}" if last.exists() else "nothing"
+        raise Interrupted(
+            f"interrupted: refine keeps {kept}; run the same command again to resume"
+        ) from stop
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, on_ctrl_c)
+    return trainer
+
+
+def save_refiner(run: Run, network: RefineNet, size: int) -> None:
+    record = {
+        "format": FORMAT,
+        "settings": run.config.refine.model_dump(mode="json"),
+        "image_size": size,
+        "weights": {k: v.cpu() for k, v in network.state_dict().items()},
+    }
+    with atomic_path(run.refine_model_pt) as target:
+        torch.save(record, target)
+
+
+def load_refiner(run: Run, device: torch.device) -> Refiner | None:
+    """The run's fill correction where the refine stage kept one, else None."""
+    marker = run.refine_metrics_json
+    if not marker.is_file() or not json.loads(marker.read_text()).get("kept"):
+        return None
+    return read_refiner(run.refine_model_pt, device)
+
+
+def read_refiner(path: Path, device: torch.device) -> Refiner:
+    """The fill correction saved in `path`, kept or not."""
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+        settings = RefineConfig.model_validate(record["settings"])
+        network = RefineNet(settings.width)
+        network.load_state_dict(record["weights"])
+    except Exception as error:
+        raise InputError(
+            path, f"is not a usable fill correction ({error}): redo it with refine --force"
+        ) from error
+    return Refiner(network.to(device).eval(), int(record["image_size"]))

@@ -1,0 +1,209 @@
+"""The fill's learned correction: the network never changes a known pixel, its loss is the
+score's SSIM, and the refine stage learns a synthetic case, keeps or drops the correction by
+its held-out fold, resumes and is used by the predictions only where it is kept."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from PIL import Image
+from skimage.metrics import structural_similarity
+
+from experts.losses import lost_region_ssim_loss, windowed_ssim
+from experts.refine_net import RefineNet, refine_lumas
+from experts.refine_stage import load_refiner, refine_run
+from hueroute.dataset import make_dataset
+from hueroute.errors import InputError
+from hueroute.run import Run
+from tests.cli_helpers import invoke, succeed
+from tests.test_bad_input import assert_clear_error
+
+SIZE = 64
+
+
+def busy_network(width: int = 4) -> RefineNet:
+    """A RefineNet whose last layer is not zero, so that it changes what it may change."""
+    torch.manual_seed(0)
+    network = RefineNet(width)
+    torch.nn.init.normal_(network.out.weight, std=0.5)
+    torch.nn.init.constant_(network.out.bias, 0.2)
+    return network.eval()
+
+
+def stripes(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A colour image of vertical stripes 6 px apart at a random phase and contrast: a pattern
+    a diffusing fill smooths away inside the lost region, and one a network can continue."""
+    x = np.arange(size)[None, :] + rng.integers(6)
+    column = 128 + rng.uniform(40, 90) * np.sign(np.sin(2 * np.pi * x / 6))
+    shade = np.linspace(-20, 20, size)[:, None]
+    luma = np.broadcast_to(column + shade, (size, size))
+    tint = rng.uniform(0.8, 1.2, 3)
+    return np.clip(luma[..., None] * tint, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def striped_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A smoke run on 24 striped photos with two folds (of whole photos), filled by Telea."""
+    root = tmp_path_factory.mktemp("refine")
+    photos = root / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(24):
+        Image.fromarray(stripes(rng, SIZE)).save(photos / f"s{index:02d}.png")
+    data = root / "data"
+    make_dataset(photos, data, size=SIZE, copies=1, test_fraction=0.2, seed=0)
+    run = Run.create(root / "run", data, "smoke")
+    config = yaml.safe_load((run.root / "config.yaml").read_text())
+    config["train"]["fill"] = "telea"
+    config["refine"].update(width=8, steps=150, batch_size=8, regions=4, crop=SIZE, lr=3e-3)
+    (run.root / "config.yaml").write_text(yaml.safe_dump(config))
+    ids = list(run.train_table()["id"])
+    folds = pd.DataFrame({"id": ids, "fold": [i % 2 for i in range(len(ids))]})
+    folds.to_csv(run.folds_csv, index=False)
+    return run.root
+
+
+@pytest.fixture(scope="module")
+def refined(striped_run: Path) -> dict:
+    torch.set_num_threads(1)
+    return refine_run(Run.open(striped_run))
+
+
+def test_the_network_never_changes_a_known_pixel_at_any_size() -> None:
+    network = busy_network()
+    for height, width in ((37, 61), (64, 64), (5, 90)):
+        filled = torch.rand(2, 1, height, width)
+        mask = (torch.rand(2, 1, height, width) > 0.6).float()
+        out = network(filled, mask)
+        assert out.shape == filled.shape
+        assert torch.equal(out[mask == 0], filled[mask == 0])
+        assert (out[mask == 1] != filled[mask == 1]).any()
+        assert out.min() >= 0 and out.max() <= 1
+
+
+def test_an_untrained_network_returns_the_fill() -> None:
+    filled = torch.rand(1, 1, 40, 40)
+    mask = (torch.rand(1, 1, 40, 40) > 0.5).float()
+    assert torch.equal(RefineNet(4)(filled, mask), filled)
+
+
+def test_corrected_lumas_keep_known_pixels_exactly_at_another_size() -> None:
+    rng = np.random.default_rng(1)
+    network = busy_network()
+    for shape, size in (((45, 70), 32), ((32, 32), 32), ((17, 23), 64)):
+        luma = rng.integers(0, 256, shape).astype(np.uint8)
+        mask = np.zeros(shape, bool)
+        mask[shape[0] // 4 : shape[0] // 2, :10] = True  # touching the border
+        (out,) = refine_lumas(network, [luma], [mask], size)
+        assert out.dtype == np.uint8 and out.shape == shape
+        assert np.array_equal(out[~mask], luma[~mask])
+        assert (out[mask] != luma[mask]).any()
+
+
+def test_windowed_ssim_is_the_scores_ssim() -> None:
+    rng = np.random.default_rng(2)
+    truth = rng.random((30, 40))
+    pred = np.clip(truth + rng.normal(0, 0.2, truth.shape), 0, 1)
+    expected = structural_similarity(truth, pred, data_range=1, win_size=7)
+    ours = windowed_ssim(torch.tensor(pred)[None, None], torch.tensor(truth)[None, None], (7, 7))
+    assert ours.mean().item() == pytest.approx(expected, abs=1e-6)
+    row = windowed_ssim(torch.tensor(pred)[None, None], torch.tensor(truth)[None, None], (1, 7))
+    line = structural_similarity(truth[5], pred[5], data_range=1, win_size=7)
+    assert row[0, 0, 5].mean().item() == pytest.approx(line, abs=1e-6)
+
+
+def test_the_loss_is_zero_for_the_truth_and_counts_only_the_region() -> None:
+    truth = torch.rand(1, 1, 32, 32)
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 8:20, 4:24] = 1
+    assert lost_region_ssim_loss(truth, truth, mask, 0.5).item() == pytest.approx(0, abs=1e-6)
+    far = truth.clone()
+    far[..., :, 30:] = 0  # changed more than 3 px from the region: no window sees it
+    assert lost_region_ssim_loss(far, truth, mask, 0.5).item() == pytest.approx(0, abs=1e-6)
+    near = truth.clone()
+    near[..., 10:12, 8:16] = 0.5
+    assert lost_region_ssim_loss(near, truth, mask, 0.0).item() > 0.01
+
+
+def test_refine_learns_to_continue_stripes_and_keeps_the_correction(
+    striped_run: Path, refined: dict
+) -> None:
+    run = Run.open(striped_run)
+    assert refined["kept"] is True, refined
+    assert refined["refined"]["M"] > refined["fill"]["M"] + 0.05, refined
+    assert refined["refined"]["S"] >= refined["fill"]["S"]
+    assert refined["steps"] == 150
+    assert refined["held_out_images"] + refined["train_images"] == len(run.train_table())
+    assert json.loads(run.refine_metrics_json.read_text()) == refined
+    assert not list(run.refine_dir.glob("*.ckpt"))
+    assert run.refine_png.is_file()
+    assert run.is_done("refine")
+    refiner = load_refiner(run, torch.device("cpu"))
+    assert refiner is not None and refiner.size == SIZE
+
+
+def test_refine_is_skipped_when_done_and_redone_with_force(
+    striped_run: Path, refined: dict
+) -> None:
+    run_dir = striped_run
+    model = run_dir / "refine" / "model.pt"
+    before = model.stat().st_mtime_ns
+    result = succeed("refine", run_dir)
+    assert "done already" in result.output
+    assert model.stat().st_mtime_ns == before
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["refine"]["steps"] = 3
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    try:
+        result = succeed("refine", run_dir, "--force")
+        assert "fill correction" in result.output and "3 steps" in result.output
+    finally:
+        config["refine"]["steps"] = 150
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+        refine_run(Run.open(run_dir), force=True)
+
+
+def test_a_dropped_correction_is_not_used(striped_run: Path, refined: dict, tmp_path: Path) -> None:
+    run = Run.open(striped_run)
+    metrics = {**refined, "kept": False}
+    run.refine_metrics_json.write_text(json.dumps(metrics))
+    try:
+        assert load_refiner(run, torch.device("cpu")) is None
+    finally:
+        run.refine_metrics_json.write_text(json.dumps(refined))
+
+
+def test_a_broken_model_file_is_a_clear_error(striped_run: Path, refined: dict) -> None:
+    run = Run.open(striped_run)
+    saved = run.refine_model_pt.read_bytes()
+    run.refine_model_pt.write_bytes(b"not a model")
+    try:
+        with pytest.raises(InputError, match="refine --force"):
+            load_refiner(run, torch.device("cpu"))
+    finally:
+        run.refine_model_pt.write_bytes(saved)
+
+
+def test_a_restorer_that_predicts_the_region_needs_no_correction(
+    sample_dataset: Path, tmp_path: Path
+) -> None:
+    run = Run.create(tmp_path / "run", sample_dataset, "joint")
+    metrics = refine_run(run)
+    assert metrics == {"kept": False, "reason": metrics["reason"]}
+    assert "predicts the lost region" in metrics["reason"]
+    assert run.is_done("refine") and not run.refine_model_pt.exists()
+    assert load_refiner(run, torch.device("cpu")) is None
+
+
+def test_a_holdout_fold_outside_the_folds_is_a_clear_error(
+    sample_dataset: Path, tmp_path: Path
+) -> None:
+    run = Run.create(tmp_path / "run", sample_dataset, "smoke")
+    config = yaml.safe_load((run.root / "config.yaml").read_text())
+    config["refine"]["holdout_fold"] = 2
+    (run.root / "config.yaml").write_text(yaml.safe_dump(config))
+    assert_clear_error(invoke("refine", run.root), "config.yaml", "holdout_fold")
