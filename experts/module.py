@@ -2,7 +2,11 @@
 shared, the loss each network's own."""
 
 import logging
+import signal
+import threading
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -11,9 +15,35 @@ from torch import nn
 
 from experts.losses import RestorationLoss
 from hueroute.config import TrainConfig
+from hueroute.errors import Interrupted
 from hueroute.metric import score_image
 from hueroute.tensors import to_uint8
 from hueroute.threads import thread_map
+
+
+def fit_resuming(
+    trainer: L.Trainer,
+    module: L.LightningModule,
+    data: L.LightningDataModule,
+    last: Path,
+    name: str,
+    progress: Callable[[], str],
+) -> None:
+    """`trainer.fit` from the checkpoint `last` where there is one. Ctrl-C raises
+    Interrupted, which says what `last` keeps (`progress()`, such as "3 finished epochs")."""
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit(module, data, ckpt_path=last if last.exists() else None)
+    except SystemExit as stop:  # how Lightning ends a fit after Ctrl-C
+        if not trainer.interrupted:
+            raise
+        kept = f"{progress()} in {last}" if last.exists() else "nothing"
+        raise Interrupted(
+            f"interrupted: {name} keeps {kept}; run the same command again to resume"
+        ) from stop
+    finally:  # Lightning ignores Ctrl-C once it has seen one; the process's later work may not
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, on_ctrl_c)
 
 
 def quiet_lightning() -> None:
@@ -26,6 +56,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message="Found .* module\\(s\\) in eval mode")
     # mixed precision skips the steps whose gradients overflow, the schedule steps anyway
     warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
+    # the fill's correction draws its crops at random: a resumed epoch need not replay them
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
 
 
 class ScoredModule(L.LightningModule):

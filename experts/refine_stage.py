@@ -4,8 +4,6 @@ fill alone there (M higher, S not lower)."""
 
 import json
 import shutil
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +14,12 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from matplotlib.figure import Figure
 
-from experts.module import quiet_lightning
+from experts.module import fit_resuming, quiet_lightning
 from experts.refine_data import RefineDataModule
 from experts.refine_module import FillRefiner, StopWhenDone
 from experts.refine_net import RefineNet, refine_lumas
 from hueroute.config import RefineConfig
-from hueroute.errors import InputError, Interrupted
+from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
 from hueroute.images import luma
 from hueroute.metric import masked_ssim, ssim
@@ -181,19 +179,11 @@ def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
         enable_model_summary=False,
         default_root_dir=folder,
     )
-    on_ctrl_c = signal.getsignal(signal.SIGINT)
-    try:
-        trainer.fit(module, data, ckpt_path=last if last.exists() else None)
-    except SystemExit as stop:  # how Lightning ends a fit after Ctrl-C
-        if not trainer.interrupted:
-            raise
-        kept = f"step {trainer.global_step} in {last}" if last.exists() else "nothing"
-        raise Interrupted(
-            f"interrupted: refine keeps {kept}; run the same command again to resume"
-        ) from stop
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, on_ctrl_c)
+
+    def saved() -> str:  # what last.ckpt holds: it is written every CHECKPOINT_STEPS steps
+        return f"step {trainer.global_step // CHECKPOINT_STEPS * CHECKPOINT_STEPS}"
+
+    fit_resuming(trainer, module, data, last, "refine", saved)
     return trainer
 
 

@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +20,11 @@ from experts.data import PairDataModule
 from experts.hue_data import HueDataModule
 from experts.hue_module import HueRestorer
 from experts.hue_net import HueNet
-from experts.module import Restorer, ScoredModule, quiet_lightning
+from experts.module import Restorer, ScoredModule, fit_resuming, quiet_lightning
 from experts.networks import build_network
 from experts.store import store_key
 from hueroute.config import TrainConfig
-from hueroute.errors import InputError, Interrupted
+from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
 from hueroute.images import write_png
 from hueroute.metric import score_image
@@ -143,19 +141,14 @@ def fit_expert(
         default_root_dir=folder,
     )
     started = time.perf_counter()
-    on_ctrl_c = signal.getsignal(signal.SIGINT)
-    try:
-        trainer.fit(module, data, ckpt_path=last if last.exists() else None)
-    except SystemExit as stop:  # how Lightning ends a fit after Ctrl-C
-        if not trainer.interrupted:
-            raise
-        kept = f"{trainer.current_epoch} finished epochs in {last}" if last.exists() else "no epoch"
-        raise Interrupted(
-            f"interrupted: {expert} fold {fold} keeps {kept}; run the same command again to resume"
-        ) from stop
-    finally:  # Lightning ignores Ctrl-C once it has seen one; the process's later work may not
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, on_ctrl_c)
+    fit_resuming(
+        trainer,
+        module,
+        data,
+        last,
+        f"{expert} fold {fold}",
+        lambda: f"{trainer.current_epoch} finished epochs",
+    )
     return Fitted(module, data, val_ids, trainer, best, time.perf_counter() - started)
 
 

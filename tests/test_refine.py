@@ -3,19 +3,24 @@ score's SSIM, and the refine stage learns a synthetic case, keeps or drops the c
 its held-out fold, resumes and is used by the predictions only where it is kept."""
 
 import json
+import shutil
+import signal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import RichProgressBar
 from PIL import Image
 from skimage.metrics import structural_similarity
 
+import experts.refine_stage
 from experts.losses import lost_region_ssim_loss, windowed_ssim
 from experts.refine_net import RefineNet, refine_lumas
-from experts.refine_stage import load_refiner, refine_run
+from experts.refine_stage import CHECKPOINT_STEPS, load_refiner, refine_run
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.run import Run
@@ -23,6 +28,11 @@ from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
 SIZE = 64
+
+
+def ignore_outputs(folder: str, names: list[str]) -> list[str]:
+    """What shutil.copytree leaves out of a run's copy: the refine stage's outputs."""
+    return ["refine"] if Path(folder).name == "run" else []
 
 
 def busy_network(width: int = 4) -> RefineNet:
@@ -165,6 +175,37 @@ def test_refine_is_skipped_when_done_and_redone_with_force(
         config["refine"]["steps"] = 150
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
         refine_run(Run.open(run_dir), force=True)
+
+
+def test_ctrl_c_keeps_the_last_checkpoint_and_refine_resumes_from_it(
+    striped_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir = Path(shutil.copytree(striped_run, tmp_path / "run", ignore=ignore_outputs))
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["refine"]["steps"] = CHECKPOINT_STEPS + 20
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+
+    class CtrlCAfterACheckpoint(RichProgressBar):
+        def on_train_batch_start(self, trainer: Any, *args: Any) -> None:
+            if trainer.global_step == CHECKPOINT_STEPS + 5:
+                raise KeyboardInterrupt
+            super().on_train_batch_start(trainer, *args)
+
+    monkeypatch.setattr(experts.refine_stage, "RichProgressBar", CtrlCAfterACheckpoint)
+    handler = signal.getsignal(signal.SIGINT)
+    stopped = invoke("refine", run_dir)
+    assert stopped.exit_code == 130, stopped.output
+    last = run_dir / "refine" / "last.ckpt"
+    said = " ".join(stopped.stderr.split())
+    assert f"interrupted: refine keeps step {CHECKPOINT_STEPS} in {last}" in said
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert not (run_dir / "refine" / "metrics.json").exists()
+
+    monkeypatch.setattr(experts.refine_stage, "RichProgressBar", RichProgressBar)
+    succeed("refine", run_dir)
+    metrics = json.loads((run_dir / "refine" / "metrics.json").read_text())
+    assert metrics["steps"] == CHECKPOINT_STEPS + 20
+    assert not last.exists()
 
 
 def test_a_dropped_correction_is_not_used(striped_run: Path, refined: dict, tmp_path: Path) -> None:
