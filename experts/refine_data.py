@@ -67,14 +67,13 @@ class RegionCrops(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         row, region = divmod(index, self.masks.shape[1])
         mask = self.masks[row, region]
-        rng = np.random.default_rng()
         ys, xs = np.nonzero(mask) if mask.any() else ([mask.shape[0] // 2], [mask.shape[1] // 2])
-        pick = rng.integers(len(ys))
+        pick = int(torch.randint(len(ys), ()))  # torch's generator: seeded with the run
         c = self.crop
         y0 = int(np.clip(ys[pick] - c // 2, 0, mask.shape[0] - c))
         x0 = int(np.clip(xs[pick] - c // 2, 0, mask.shape[1] - c))
         window = np.s_[y0 : y0 + c, x0 : x0 + c]
-        step = -1 if rng.random() < 0.5 else 1
+        step = -1 if torch.rand(()) < 0.5 else 1
         parts = {
             "filled": self.fills[row, region][window] / 255,
             "mask": mask[window],

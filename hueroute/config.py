@@ -358,7 +358,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "epochs": 3,
             "colour": {"steps_per_epoch": 60},
         },
-        "refine": {"width": 16, "steps": 600},
+        "refine": {"width": 16, "steps": 300},
     },
     "smoke": {
         "embed": {"model": "efficientnet-lite", "batch_size": 8, "num_workers": 0},
