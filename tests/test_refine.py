@@ -23,6 +23,7 @@ from experts.refine_net import RefineNet, refine_lumas
 from experts.refine_stage import CHECKPOINT_STEPS, load_refiner, refine_run
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
+from hueroute.report import write_report
 from hueroute.run import Run
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
@@ -154,6 +155,9 @@ def test_refine_learns_to_continue_stripes_and_keeps_the_correction(
     assert run.is_done("refine")
     refiner = load_refiner(run, torch.device("cpu"))
     assert refiner is not None and refiner.size == SIZE
+    page = write_report(run).read_text()
+    assert "The lost region&#x27;s fill" in page and "kept (it raises M" in page
+    assert "refine/examples.png" in page
 
 
 def test_refine_is_skipped_when_done_and_redone_with_force(

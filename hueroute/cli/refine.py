@@ -38,4 +38,4 @@ def show_refine(metrics: dict, run: Run) -> None:
         f"S {fill['S']:.4f} -> {refined['S']:.4f} (gray luma; {metrics['steps']} steps, "
         f"{metrics['seconds']:.0f} s)"
     )
-    console.print(f"wrote {run.refine_dir}/ (metrics.json, model.pt)")
+    console.print(f"wrote {run.refine_dir}/ (metrics.json, model.pt, examples.png)")
