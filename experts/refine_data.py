@@ -122,7 +122,7 @@ class RefineDataModule(L.LightningDataModule):
         jobs = [(row, k) for row in rows for k in range(count)]
         chunks = [jobs[i : i + 64] for i in range(0, len(jobs), 64)]
         found = []
-        for chunk in track(chunks, f"filling {count} regions of each of {len(ids)} {name} pairs"):
+        for chunk in track(chunks, f"filling {len(jobs)} lost regions of {len(ids)} {name} pairs"):
             found += thread_map(lambda job: cache.region(self.store, *job), chunk)
         shape = (len(rows), count, self.size, self.size)
         return {
