@@ -36,7 +36,7 @@ CHECKPOINT_STEPS = 100  # how often an unfinished training keeps its last.ckpt
 
 @dataclass(frozen=True)
 class Refiner:
-    """A kept correction: the network and the size it learnt at."""
+    """A fill correction: the network and the size it learnt at."""
 
     network: RefineNet
     size: int
