@@ -256,9 +256,9 @@ class RefineConfig(Section):
         True, description="learn a correction of the lost region's filled luma (colour experts)"
     )
     width: int = Field(32, ge=4, description="channels of the correcting U-Net's first level")
-    steps: int = Field(3000, ge=1, description="optimizer steps (a time budget may stop sooner)")
+    steps: int = Field(5000, ge=1, description="optimizer steps (a time budget may stop sooner)")
     batch_size: int = Field(8, ge=1, description="crops per step")
-    lr: float = Field(1e-3, gt=0.0, description="peak learning rate of the one-cycle schedule")
+    lr: float = Field(5e-4, gt=0.0, description="peak learning rate of the one-cycle schedule")
     regions: int = Field(
         4, ge=1, description="lost regions per training pair: its own, then random ones"
     )

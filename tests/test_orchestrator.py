@@ -20,7 +20,7 @@ from hueroute.dataset import make_dataset
 from hueroute.run import GLOBAL, STAGES, Run
 from hueroute.run.models import load_model
 from pipeline import stages as pipeline_stages
-from pipeline.budget import BUDGETED, Budget, parse_duration
+from pipeline.budget import BUDGETED, REFINE_SHARE, Budget, parse_duration
 from pipeline.stages import ALWAYS, run_pipeline
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
@@ -115,7 +115,7 @@ def test_a_budget_plans_search_and_training_and_ends_within_it(tmp_path: Path) -
     assert record["budget_seconds"] == 180 and record["training_images_per_second"] > 0
     planned = {"refine", "search", "train-global", "tune", "train-clusters"}
     assert set(record["planned_seconds"]) == planned
-    assert record["planned_seconds"]["refine"] == pytest.approx(0.25 * 180)
+    assert record["planned_seconds"]["refine"] == pytest.approx(REFINE_SHARE * 180)
     assert set(record["used_seconds"]) == set(BUDGETED)
     assert sum(record["used_seconds"].values()) <= 180
     assert "budget: " in result.stderr and "training images a second" in result.stderr
