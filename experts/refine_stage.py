@@ -25,7 +25,7 @@ from hueroute.images import luma
 from hueroute.metric import masked_ssim, ssim
 from hueroute.report import save_figure
 from hueroute.run import Run
-from hueroute.tensors import pick_device
+from hueroute.tensors import native_bf16, pick_device, training_device
 from hueroute.threads import thread_map
 
 FORMAT = 1
@@ -136,6 +136,7 @@ def refine_run(run: Run, force: bool = False, seconds: float | None = None) -> d
         "held_out_images": len(val_ids),
         "train_images": len(train_ids),
         "steps": trainer.global_step,
+        "precision": trainer.precision,
         "seconds": round(time.monotonic() - started, 1),
         "M_gain": round(gain, 5),
         **scores,
@@ -155,6 +156,14 @@ def unused_because(run: Run) -> str | None:
     return None
 
 
+def training_precision(run: Run) -> str:
+    """Lightning's precision for `refine.precision`, auto resolved for the training device."""
+    setting = run.config.refine.precision
+    if setting != "auto":
+        return setting
+    return "bf16-mixed" if native_bf16(training_device(run.config.train.accelerator)) else "32-true"
+
+
 def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
     """Train `module`, resuming from the refine folder's last.ckpt."""
     folder = run.refine_dir
@@ -162,6 +171,7 @@ def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
     trainer = L.Trainer(
         accelerator=run.config.train.accelerator,
         devices=1,
+        precision=training_precision(run),
         max_epochs=1,
         max_steps=module.settings.steps,
         callbacks=[

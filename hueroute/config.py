@@ -256,7 +256,7 @@ class RefineConfig(Section):
         True, description="learn a correction of the lost region's filled luma (colour experts)"
     )
     width: int = Field(32, ge=4, description="channels of the correcting U-Net's first level")
-    steps: int = Field(5000, ge=1, description="optimizer steps (a time budget may stop sooner)")
+    steps: int = Field(8000, ge=1, description="optimizer steps (a time budget may stop sooner)")
     batch_size: int = Field(8, ge=1, description="crops per step")
     lr: float = Field(5e-4, gt=0.0, description="peak learning rate of the one-cycle schedule")
     regions: int = Field(
@@ -268,6 +268,11 @@ class RefineConfig(Section):
     )
     holdout_fold: int = Field(
         0, ge=0, description="the fold held out to decide whether the correction is kept"
+    )
+    precision: Literal["auto", "32-true", "bf16-mixed"] = Field(
+        "auto",
+        description="Lightning's training precision; auto is bf16-mixed where the device "
+        "computes bfloat16 natively (recent GPUs, CPUs with AVX-512 BF16 or AMX), else 32-true",
     )
 
 

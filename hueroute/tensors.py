@@ -21,6 +21,14 @@ def training_device(accelerator: str) -> torch.device:
     return torch.device("cuda" if gpu else "cpu")
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 natively: a GPU that supports it, or a CPU with
+    AVX-512 BF16 or AMX (elsewhere bfloat16 is emulated, and slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) in [0, 1] -> (N, H, W, C) uint8, rounded."""
     return (
