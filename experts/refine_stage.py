@@ -156,12 +156,12 @@ def unused_because(run: Run) -> str | None:
     return None
 
 
-def training_precision(run: Run) -> str:
-    """Lightning's precision for `refine.precision`, auto resolved for the training device."""
-    setting = run.config.refine.precision
+def training_precision(setting: str, accelerator: str) -> str:
+    """Lightning's precision for `refine.precision`, auto resolved for the device that
+    `train.accelerator` trains on."""
     if setting != "auto":
         return setting
-    return "bf16-mixed" if native_bf16(training_device(run.config.train.accelerator)) else "32-true"
+    return "bf16-mixed" if native_bf16(training_device(accelerator)) else "32-true"
 
 
 def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
@@ -171,7 +171,7 @@ def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
     trainer = L.Trainer(
         accelerator=run.config.train.accelerator,
         devices=1,
-        precision=training_precision(run),
+        precision=training_precision(run.config.refine.precision, run.config.train.accelerator),
         max_epochs=1,
         max_steps=module.settings.steps,
         callbacks=[

@@ -20,7 +20,7 @@ from skimage.metrics import structural_similarity
 import experts.refine_stage
 from experts.losses import lost_region_ssim_loss, windowed_ssim
 from experts.refine_net import RefineNet, refine_lumas
-from experts.refine_stage import CHECKPOINT_STEPS, load_refiner, refine_run
+from experts.refine_stage import CHECKPOINT_STEPS, load_refiner, refine_run, training_precision
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.report import write_report
@@ -148,6 +148,7 @@ def test_refine_learns_to_continue_stripes_and_keeps_the_correction(
     assert refined["refined"]["M"] > refined["fill"]["M"] + 0.05, refined
     assert refined["refined"]["S"] >= refined["fill"]["S"]
     assert refined["steps"] == 150
+    assert refined["precision"] == training_precision("auto", "auto")
     assert refined["held_out_images"] + refined["train_images"] == len(run.train_table())
     assert json.loads(run.refine_metrics_json.read_text()) == refined
     assert not list(run.refine_dir.glob("*.ckpt"))
@@ -158,6 +159,16 @@ def test_refine_learns_to_continue_stripes_and_keeps_the_correction(
     page = write_report(run).read_text()
     assert "The lost region&#x27;s fill" in page and "kept (it raises M" in page
     assert "refine/examples.png" in page
+
+
+def test_training_precision_is_bf16_only_where_the_device_computes_it_natively(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for native, auto in ((True, "bf16-mixed"), (False, "32-true")):
+        monkeypatch.setattr(experts.refine_stage, "native_bf16", lambda device, n=native: n)
+        assert training_precision("auto", "cpu") == auto
+        assert training_precision("32-true", "cpu") == "32-true"
+        assert training_precision("bf16-mixed", "cpu") == "bf16-mixed"
 
 
 def test_refine_is_skipped_when_done_and_redone_with_force(
