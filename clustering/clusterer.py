@@ -8,6 +8,7 @@ import umap
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from hueroute.run import NOISE
+from hueroute.threads import torch_threads_kept
 
 MIN_IMAGES = 3  # the fewest embeddings UMAP can reduce
 
@@ -73,6 +74,6 @@ class EmbeddingClusterer(ClusterMixin, BaseEstimator):
             random_state=self.random_state,
             init="spectral" if n > 4 * self.n_components else "random",
         )
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch_threads_kept():
             warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
             return reducer.fit_transform(X)

@@ -2,8 +2,11 @@
 `hueroute cluster` end to end on a dataset made from the bundled sample photos."""
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +101,20 @@ def test_same_random_state_gives_the_same_clustering() -> None:
     np.testing.assert_array_equal(first.labels_, second.labels_)
     np.testing.assert_array_equal(first.embedding_, second.embedding_)
     np.testing.assert_array_equal(first.probabilities_, second.probabilities_)
+
+
+def test_clustering_leaves_torch_its_thread_count() -> None:
+    """In a fresh process, where UMAP first starts numba's pool of a thread per core."""
+    script = (
+        "import numpy, torch; from clustering.clusterer import EmbeddingClusterer; "
+        "EmbeddingClusterer(min_cluster_size=5).fit(numpy.random.rand(60, 8)); "
+        "print(torch.get_num_threads())"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split()[-1] == "1", done.stderr
 
 
 def test_get_params_round_trips() -> None:
