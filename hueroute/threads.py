@@ -1,5 +1,5 @@
-"""Work spread over threads, for calls that release Python's lock (OpenCV, numpy on large
-arrays)."""
+"""Threads: work spread over them, for calls that release Python's lock (OpenCV, numpy on
+large arrays), and torch's own count kept where another library resets it."""
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
