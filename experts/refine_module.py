@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from experts.losses import lost_region_ssim_loss
-from experts.refine_net import RefineNet
+from experts.refine_net import Correction
 from hueroute.config import RefineConfig
 
 WARMUP = 0.1  # of the training, the learning rate rising to its peak
@@ -25,10 +25,10 @@ def one_cycle(progress: float) -> float:
 
 
 class FillRefiner(L.LightningModule):
-    """Trains a RefineNet for `settings.steps` steps, or `seconds` of training if that ends
+    """Trains a Correction for `settings.steps` steps, or `seconds` of training if that ends
     sooner: the schedule follows whichever is further along."""
 
-    def __init__(self, network: RefineNet, settings: RefineConfig, seconds: float | None) -> None:
+    def __init__(self, network: Correction, settings: RefineConfig, seconds: float | None) -> None:
         super().__init__()
         self.network = network
         self.settings = settings

@@ -1,5 +1,6 @@
-"""The fill's learned correction: a small U-Net that reads the filled luma and the lost region
-and adds its correction inside the region only, so known pixels never change."""
+"""The fill's learned correction: a U-Net that reads the filled luma and the lost region and
+adds its correction inside the region only, so known pixels never change. Either a small
+U-Net trained from scratch or one whose encoder starts from ImageNet weights."""
 
 import cv2
 import numpy as np
@@ -7,10 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from experts.networks import unet
+from hueroute.config import RefineConfig
 from hueroute.preprocess import shrink
 
 LEVELS = 4
-STRIDE = 2 ** (LEVELS + 1)  # the stem halves the image, then each level halves it again
+STRIDE = 32  # what sizes both U-Nets take: SmallUNet's stem and levels, smp's 5 stages
 
 
 def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
@@ -22,13 +25,30 @@ def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
     )
 
 
-class RefineNet(nn.Module):
-    """(filled luma, lost region), each (N, 1, H, W) in [0, 1], to the corrected luma. Its
-    last layer starts at zero: before training it returns the fill unchanged."""
+class Correction(nn.Module):
+    """(filled luma, lost region), each (N, 1, H, W) in [0, 1], to the corrected luma: the
+    change that `body` computes from (centred fill, region, centred fill outside the region),
+    added inside the region only. `body`'s last layer starts at zero: before training the
+    correction returns the fill unchanged."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, filled: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        height, width = filled.shape[-2:]
+        pad = (0, -width % STRIDE, 0, -height % STRIDE)  # any size: padded, then cropped
+        centred = F.pad(filled, pad, mode="replicate") * 2 - 1
+        region = F.pad(mask, pad)
+        change = self.body(torch.cat([centred, region, (1 - region) * centred], 1))
+        return torch.where(mask > 0, (filled + change[..., :height, :width]).clamp(0, 1), filled)
+
+
+class SmallUNet(nn.Module):
+    """A U-Net of `width` channels at its first level, from 3 inputs to 1 output."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
-        self.width = width
         widths = [width, 2 * width, 3 * width, 4 * width, 4 * width]
         self.stem = nn.Sequential(nn.Conv2d(3, width, 4, stride=2, padding=1), nn.GELU())
         self.down = nn.ModuleList(conv_block(widths[i], widths[i + 1]) for i in range(LEVELS))
@@ -39,12 +59,8 @@ class RefineNet(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, filled: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        height, width = filled.shape[-2:]
-        pad = (0, -width % STRIDE, 0, -height % STRIDE)  # any size: padded, then cropped
-        centred = F.pad(filled, pad, mode="replicate") * 2 - 1
-        region = F.pad(mask, pad)
-        x = self.stem(torch.cat([centred, region, (1 - region) * centred], 1))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
         skips = [x]
         for block in self.down:
             x = block(F.avg_pool2d(x, 2))
@@ -53,13 +69,30 @@ class RefineNet(nn.Module):
             skip = skips[level]
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = self.up[level](torch.cat([x, skip], 1))
-        change = self.out(x)[..., :height, :width]
-        return torch.where(mask > 0, (filled + change).clamp(0, 1), filled)
+        return self.out(x)
+
+
+def encoder_unet(encoder: str, pretrained: bool) -> nn.Module:
+    """An smp U-Net from 3 inputs to 1 output whose encoder starts from ImageNet weights when
+    `pretrained` (the fill, the first input, takes the stem's RGB filters), its head at zero."""
+    network = unet(encoder, "imagenet" if pretrained else None, in_channels=3, classes=1)
+    head = network.segmentation_head[0]
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    return network
+
+
+def build_correction(settings: RefineConfig, pretrained: bool = True) -> Correction:
+    """The correction `settings` describe: on `settings.encoder` (from ImageNet weights when
+    `pretrained`, not when trained weights are about to be loaded), else a SmallUNet."""
+    if settings.encoder is None:
+        return Correction(SmallUNet(settings.width))
+    return Correction(encoder_unet(settings.encoder, pretrained))
 
 
 @torch.inference_mode()
 def refine_lumas(
-    network: RefineNet, lumas: list[np.ndarray], masks: list[np.ndarray], size: int
+    network: Correction, lumas: list[np.ndarray], masks: list[np.ndarray], size: int
 ) -> list[np.ndarray]:
     """The corrected uint8 luma of each filled image (H, W). The network runs at the `size`
     it learnt at; an image of another size gets its correction resized. Pixels outside the

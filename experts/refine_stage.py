@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from experts.module import fit_resuming, quiet_lightning
 from experts.refine_data import RefineDataModule
 from experts.refine_module import FillRefiner, StopWhenDone
-from experts.refine_net import RefineNet, refine_lumas
+from experts.refine_net import Correction, build_correction, refine_lumas
 from hueroute.config import RefineConfig
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
@@ -28,7 +28,7 @@ from hueroute.run import Run
 from hueroute.tensors import native_bf16, pick_device, training_device
 from hueroute.threads import thread_map
 
-FORMAT = 1
+FORMAT = 2  # 1: the small U-Net only, its weights under other names
 EXAMPLES = 4  # held-out regions in the picture
 MARGIN = 8  # px of known pixels shown around each region
 CHECKPOINT_STEPS = 100  # how often an unfinished training keeps its last.ckpt
@@ -38,7 +38,7 @@ CHECKPOINT_STEPS = 100  # how often an unfinished training keeps its last.ckpt
 class Refiner:
     """A fill correction: the network and the size it learnt at."""
 
-    network: RefineNet
+    network: Correction
     size: int
 
     def __call__(self, lumas: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
@@ -108,7 +108,7 @@ def refine_run(run: Run, force: bool = False, seconds: float | None = None) -> d
     train_ids, val_ids = list(folds["id"][~held_out]), list(folds["id"][held_out])
     quiet_lightning()
     L.seed_everything(config.seed, verbose=False)
-    network = RefineNet(settings.width)
+    network = build_correction(settings)
     data = RefineDataModule(
         run.train_table(), run.cache_dir, train_ids, val_ids, train.image_size, train.fill, settings
     )
@@ -197,7 +197,7 @@ def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
     return trainer
 
 
-def save_refiner(run: Run, network: RefineNet, size: int) -> None:
+def save_refiner(run: Run, network: Correction, size: int) -> None:
     record = {
         "format": FORMAT,
         "settings": run.config.refine.model_dump(mode="json"),
@@ -220,8 +220,10 @@ def read_refiner(path: Path, device: torch.device) -> Refiner:
     """The fill correction saved in `path`, kept or not."""
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
+        if record.get("format") != FORMAT:
+            raise ValueError(f"format {record.get('format')}, this version reads {FORMAT}")
         settings = RefineConfig.model_validate(record["settings"])
-        network = RefineNet(settings.width)
+        network = build_correction(settings, pretrained=False)
         network.load_state_dict(record["weights"])
     except Exception as error:
         raise InputError(

@@ -255,7 +255,13 @@ class RefineConfig(Section):
     enabled: bool = Field(
         True, description="learn a correction of the lost region's filled luma (colour experts)"
     )
-    width: int = Field(32, ge=4, description="channels of the correcting U-Net's first level")
+    encoder: str | None = Field(
+        "tu-tf_efficientnet_lite0",
+        description="the correcting U-Net's encoder, started from ImageNet weights (those of "
+        "tu-tf_efficientnet_lite0/1/2 ship with the install); null for a small U-Net of `width` "
+        "trained from scratch",
+    )
+    width: int = Field(32, ge=4, description="channels of the small U-Net's first level")
     steps: int = Field(8000, ge=1, description="optimizer steps (a time budget may stop sooner)")
     batch_size: int = Field(8, ge=1, description="crops per step")
     lr: float = Field(5e-4, gt=0.0, description="peak learning rate of the one-cycle schedule")
@@ -363,7 +369,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "epochs": 3,
             "colour": {"steps_per_epoch": 60},
         },
-        "refine": {"width": 16, "steps": 300},
+        "refine": {"steps": 300},
     },
     "smoke": {
         "embed": {"model": "efficientnet-lite", "batch_size": 8, "num_workers": 0},
@@ -377,7 +383,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "num_workers": 0,
             "colour": {"steps_per_epoch": 20, "neighbours": 8},
         },
-        "refine": {"width": 8, "steps": 10, "regions": 2, "crop": 64},
+        "refine": {"encoder": None, "width": 8, "steps": 10, "regions": 2, "crop": 64},
     },
 }
 

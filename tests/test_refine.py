@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import segmentation_models_pytorch as smp
 import torch
 import yaml
 from lightning.pytorch.callbacks import RichProgressBar
@@ -19,8 +20,16 @@ from skimage.metrics import structural_similarity
 
 import experts.refine_stage
 from experts.losses import lost_region_ssim_loss, windowed_ssim
-from experts.refine_net import RefineNet, refine_lumas
-from experts.refine_stage import CHECKPOINT_STEPS, load_refiner, refine_run, training_precision
+from experts.refine_net import Correction, SmallUNet, encoder_unet, refine_lumas
+from experts.refine_stage import (
+    CHECKPOINT_STEPS,
+    FORMAT,
+    load_refiner,
+    read_refiner,
+    refine_run,
+    save_refiner,
+    training_precision,
+)
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.report import write_report
@@ -36,12 +45,21 @@ def ignore_outputs(folder: str, names: list[str]) -> list[str]:
     return ["refine"] if Path(folder).name == "run" else []
 
 
-def busy_network(width: int = 4) -> RefineNet:
-    """A RefineNet whose last layer is not zero, so that it changes what it may change."""
+LITE0 = "tu-tf_efficientnet_lite0"
+
+
+def last_layer(network: Correction) -> torch.nn.Module:
+    body = network.body
+    return body.out if isinstance(body, SmallUNet) else body.segmentation_head[0]
+
+
+def busy_network(encoder: str | None = None) -> Correction:
+    """A correction whose last layer is not zero, so that it changes what it may change: a
+    small U-Net, or one on `encoder` with its ImageNet weights."""
     torch.manual_seed(0)
-    network = RefineNet(width)
-    torch.nn.init.normal_(network.out.weight, std=0.5)
-    torch.nn.init.constant_(network.out.bias, 0.2)
+    network = Correction(SmallUNet(4) if encoder is None else encoder_unet(encoder, True))
+    torch.nn.init.normal_(last_layer(network).weight, std=0.5)
+    torch.nn.init.constant_(last_layer(network).bias, 0.2)
     return network.eval()
 
 
@@ -84,8 +102,9 @@ def refined(striped_run: Path) -> dict:
     return refine_run(Run.open(striped_run))
 
 
-def test_the_network_never_changes_a_known_pixel_at_any_size() -> None:
-    network = busy_network()
+@pytest.mark.parametrize("encoder", [None, LITE0])
+def test_the_network_never_changes_a_known_pixel_at_any_size(encoder: str | None) -> None:
+    network = busy_network(encoder)
     for height, width in ((37, 61), (64, 64), (5, 90)):
         filled = torch.rand(2, 1, height, width)
         mask = (torch.rand(2, 1, height, width) > 0.6).float()
@@ -96,10 +115,34 @@ def test_the_network_never_changes_a_known_pixel_at_any_size() -> None:
         assert out.min() >= 0 and out.max() <= 1
 
 
-def test_an_untrained_network_returns_the_fill() -> None:
+@pytest.mark.parametrize("encoder", [None, LITE0])
+def test_an_untrained_network_returns_the_fill(encoder: str | None) -> None:
     filled = torch.rand(1, 1, 40, 40)
     mask = (torch.rand(1, 1, 40, 40) > 0.5).float()
-    assert torch.equal(RefineNet(4)(filled, mask), filled)
+    network = Correction(SmallUNet(4) if encoder is None else encoder_unet(encoder, True))
+    assert torch.equal(network.eval()(filled, mask), filled)
+
+
+def test_a_correction_on_a_pretrained_encoder_is_rebuilt_from_its_file(
+    sample_dataset: Path, tmp_path: Path
+) -> None:
+    run = Run.create(tmp_path / "run", sample_dataset, "smoke")
+    config = yaml.safe_load((run.root / "config.yaml").read_text())
+    config["refine"]["encoder"] = LITE0
+    (run.root / "config.yaml").write_text(yaml.safe_dump(config))
+    run = Run.open(run.root)
+    network = busy_network(LITE0)
+    save_refiner(run, network, 64)
+    refiner = read_refiner(run.refine_model_pt, torch.device("cpu"))
+    assert refiner.size == 64
+    filled, mask = torch.rand(1, 1, 64, 64), (torch.rand(1, 1, 64, 64) > 0.5).float()
+    with torch.inference_mode():
+        assert torch.equal(refiner.network(filled, mask), network(filled, mask))
+    record = torch.load(run.refine_model_pt, weights_only=True)
+    record["format"] = FORMAT - 1
+    torch.save(record, run.refine_model_pt)
+    with pytest.raises(InputError, match=f"format {FORMAT - 1}.*refine --force"):
+        read_refiner(run.refine_model_pt, torch.device("cpu"))
 
 
 def test_corrected_lumas_keep_known_pixels_exactly_at_another_size() -> None:
@@ -159,6 +202,20 @@ def test_refine_learns_to_continue_stripes_and_keeps_the_correction(
     page = write_report(run).read_text()
     assert "The lost region&#x27;s fill" in page and "kept (it raises M" in page
     assert "refine/examples.png" in page
+
+
+def test_refine_trains_a_correction_on_a_pretrained_encoder_and_saves_it(
+    striped_run: Path, tmp_path: Path
+) -> None:
+    run_dir = Path(shutil.copytree(striped_run, tmp_path / "run", ignore=ignore_outputs))
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["refine"].update(encoder=LITE0, steps=12)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    run = Run.open(run_dir)
+    metrics = refine_run(run)
+    assert metrics["steps"] == 12
+    refiner = read_refiner(run.refine_model_pt, torch.device("cpu"))
+    assert isinstance(refiner.network.body, smp.Unet)
 
 
 def test_training_precision_is_bf16_only_where_the_device_computes_it_natively(
