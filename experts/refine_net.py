@@ -74,7 +74,7 @@ class SmallUNet(nn.Module):
 
 def encoder_unet(encoder: str, pretrained: bool) -> nn.Module:
     """An smp U-Net from 3 inputs to 1 output whose encoder starts from ImageNet weights when
-    `pretrained` (the fill, the first input, takes the stem's RGB filters), its head at zero."""
+    `pretrained` (its three inputs take the stem's R, G and B filters), its head at zero."""
     network = unet(encoder, "imagenet" if pretrained else None, in_channels=3, classes=1)
     head = network.segmentation_head[0]
     nn.init.zeros_(head.weight)
