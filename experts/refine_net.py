@@ -14,6 +14,7 @@ from hueroute.preprocess import shrink
 
 LEVELS = 4
 STRIDE = 32  # what sizes both U-Nets take: SmallUNet's stem and levels, smp's 5 stages
+MIRRORS = ((), (-1,), (-2,), (-2, -1))  # flipped dims: none, left-right, upside down, both
 
 
 def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
@@ -90,20 +91,31 @@ def build_correction(settings: RefineConfig, pretrained: bool = True) -> Correct
     return Correction(encoder_unet(settings.encoder, pretrained))
 
 
+def mirror_averaged(network: Correction, filled: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The correction of the input and of its three mirror images, each mirrored back, averaged."""
+    corrected = [network(filled.flip(dims), mask.flip(dims)).flip(dims) for dims in MIRRORS]
+    return torch.stack(corrected).mean(0)
+
+
 @torch.inference_mode()
 def refine_lumas(
-    network: Correction, lumas: list[np.ndarray], masks: list[np.ndarray], size: int
+    network: Correction,
+    lumas: list[np.ndarray],
+    masks: list[np.ndarray],
+    size: int,
+    mirrors: bool = False,
 ) -> list[np.ndarray]:
-    """The corrected uint8 luma of each filled image (H, W). The network runs at the `size`
-    it learnt at; an image of another size gets its correction resized. Pixels outside the
-    lost region are returned exactly as they were."""
+    """The corrected uint8 luma of each filled image (H, W), averaged over its mirror images
+    when `mirrors`. The network runs at the `size` it learnt at; an image of another size gets
+    its correction resized. Pixels outside the lost region are returned exactly as they were."""
     device = next(network.parameters()).device
     refined = []
     for full, mask in zip(lumas, masks, strict=True):
         small, region = shrink(full, mask, size)
         filled = torch.tensor(small, device=device)[None, None].float() / 255
         inside = torch.tensor(region, device=device)[None, None].float()
-        change = (network(filled, inside) - filled)[0, 0].mul(255).cpu().numpy()
+        corrected = mirror_averaged(network, filled, inside) if mirrors else network(filled, inside)
+        change = (corrected - filled)[0, 0].mul(255).cpu().numpy()
         if small.shape != full.shape:
             change = cv2.resize(change, full.shape[::-1], interpolation=cv2.INTER_LINEAR)
         corrected = np.clip(np.round(full + change), 0, 255).astype(np.uint8)

@@ -36,13 +36,15 @@ CHECKPOINT_STEPS = 100  # how often an unfinished training keeps its last.ckpt
 
 @dataclass(frozen=True)
 class Refiner:
-    """A fill correction: the network and the size it learnt at."""
+    """A fill correction: the network, the size it learnt at and whether it predicts averaged
+    over mirror images."""
 
     network: Correction
     size: int
+    mirrors: bool
 
     def __call__(self, lumas: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
-        return refine_lumas(self.network, lumas, masks, self.size)
+        return refine_lumas(self.network, lumas, masks, self.size, self.mirrors)
 
 
 def gray_scores(truth: np.ndarray, gray: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -119,7 +121,7 @@ def refine_run(run: Run, force: bool = False, seconds: float | None = None) -> d
     trainer = fit(run, module, data)
     save_refiner(run, network, train.image_size)
     device = pick_device(config.predict.device, "predict.device")
-    refiner = Refiner(network.to(device).eval(), train.image_size)
+    refiner = Refiner(network.to(device).eval(), train.image_size, settings.mirrors)
     originals = data.held_out["originals"]
     masks, fills = list(data.held_out["masks"][:, 0]), list(data.held_out["fills"][:, 0])
     refined = refiner(fills, masks)
@@ -229,4 +231,4 @@ def read_refiner(path: Path, device: torch.device) -> Refiner:
         raise InputError(
             path, f"is not a usable fill correction ({error}): redo it with refine --force"
         ) from error
-    return Refiner(network.to(device).eval(), int(record["image_size"]))
+    return Refiner(network.to(device).eval(), int(record["image_size"]), settings.mirrors)

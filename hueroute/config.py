@@ -272,6 +272,11 @@ class RefineConfig(Section):
     structure_weight: float = Field(
         0.5, ge=0.0, description="weight of the 7x7 SSIM around the region beside M's 1-D SSIM"
     )
+    mirrors: bool = Field(
+        True,
+        description="predict as the average of the corrections of the input and its "
+        "left-right, upside-down and double mirror images (four passes)",
+    )
     holdout_fold: int = Field(
         0, ge=0, description="the fold held out to decide whether the correction is kept"
     )

@@ -145,17 +145,36 @@ def test_a_correction_on_a_pretrained_encoder_is_rebuilt_from_its_file(
         read_refiner(run.refine_model_pt, torch.device("cpu"))
 
 
-def test_corrected_lumas_keep_known_pixels_exactly_at_another_size() -> None:
+@pytest.mark.parametrize("mirrors", [False, True])
+def test_corrected_lumas_keep_known_pixels_exactly_at_another_size(mirrors: bool) -> None:
     rng = np.random.default_rng(1)
     network = busy_network()
     for shape, size in (((45, 70), 32), ((32, 32), 32), ((17, 23), 64)):
         luma = rng.integers(0, 256, shape).astype(np.uint8)
         mask = np.zeros(shape, bool)
         mask[shape[0] // 4 : shape[0] // 2, :10] = True  # touching the border
-        (out,) = refine_lumas(network, [luma], [mask], size)
+        (out,) = refine_lumas(network, [luma], [mask], size, mirrors)
         assert out.dtype == np.uint8 and out.shape == shape
         assert np.array_equal(out[~mask], luma[~mask])
         assert (out[mask] != luma[mask]).any()
+
+
+def test_a_mirror_averaged_correction_mirrors_with_its_input() -> None:
+    rng = np.random.default_rng(2)
+    network = busy_network()
+    luma = rng.integers(0, 256, (64, 64)).astype(np.uint8)
+    mask = np.zeros(luma.shape, bool)
+    mask[10:40, 5:30] = True
+
+    def corrected(flip: tuple[int, ...], mirrors: bool) -> np.ndarray:
+        image, region = np.flip(luma, flip).copy(), np.flip(mask, flip).copy()
+        return np.flip(refine_lumas(network, [image], [region], 64, mirrors)[0], flip).astype(int)
+
+    assert np.abs(corrected((1,), False) - corrected((), False)).max() > 1
+    averaged = corrected((), True)
+    for flip in ((0,), (1,), (0, 1)):
+        assert np.abs(corrected(flip, True) - averaged).max() <= 1  # float sums, then rounding
+    assert np.array_equal(averaged[~mask], luma[~mask])
 
 
 def test_windowed_ssim_is_the_scores_ssim() -> None:
