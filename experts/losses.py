@@ -109,15 +109,25 @@ def windowed_ssim(pred: torch.Tensor, truth: torch.Tensor, window: tuple[int, in
     )
 
 
+def region_line_ssim(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """M of each of (N, 1, H, W) images: the SSIM of 7-pixel windows along its lost pixels in
+    row order, the windows running on across the ends of rows, as the score reads them. (K,)
+    for the K images whose region has 7 pixels or more."""
+    lines = []
+    for one_pred, one_truth, region in zip(pred, truth, mask > 0, strict=True):
+        if region.sum() >= 7:
+            along = [x[region].view(1, 1, 1, -1) for x in (one_pred, one_truth)]
+            lines.append(windowed_ssim(*along, (1, 7)).mean())
+    return torch.stack(lines) if lines else pred.new_zeros(0)
+
+
 def lost_region_ssim_loss(
     pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, structure_weight: float
 ) -> torch.Tensor:
-    """1 - the SSIM of 1 x 7 windows that lie inside the lost region (what M measures along
-    its rows), plus `structure_weight` times 1 - the SSIM of 7 x 7 windows touching it."""
-    row = (1, 7)
-    inside = (F.avg_pool2d(mask, row, stride=1) > 0.999).float()
-    line = (windowed_ssim(pred, truth, row) * inside).sum() / inside.sum().clamp_min(1)
-    loss = 1 - line
+    """1 - M (the SSIM along the lost pixels, `region_line_ssim`) averaged over the images,
+    plus `structure_weight` times 1 - the SSIM of 7 x 7 windows touching the region."""
+    lines = region_line_ssim(pred, truth, mask)
+    loss = 1 - lines.mean() if len(lines) else pred.sum() * 0
     if structure_weight:
         touching = (F.avg_pool2d(mask, 7, stride=1) > 0).float()
         square = (windowed_ssim(pred, truth, (7, 7)) * touching).sum()

@@ -19,7 +19,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 import experts.refine_stage
-from experts.losses import lost_region_ssim_loss, windowed_ssim
+from experts.losses import lost_region_ssim_loss, region_line_ssim, windowed_ssim
 from experts.refine_net import Correction, SmallUNet, encoder_unet, refine_lumas
 from experts.refine_stage import (
     CHECKPOINT_STEPS,
@@ -187,6 +187,20 @@ def test_windowed_ssim_is_the_scores_ssim() -> None:
     row = windowed_ssim(torch.tensor(pred)[None, None], torch.tensor(truth)[None, None], (1, 7))
     line = structural_similarity(truth[5], pred[5], data_range=1, win_size=7)
     assert row[0, 0, 5].mean().item() == pytest.approx(line, abs=1e-6)
+
+
+def test_the_line_ssim_is_the_scores_m_along_an_irregular_region() -> None:
+    rng = np.random.default_rng(3)
+    truth = rng.random((2, 1, 30, 40))
+    pred = np.clip(truth + rng.normal(0, 0.2, truth.shape), 0, 1)
+    mask = np.zeros(truth.shape, bool)
+    mask[0, 0, 4:25, 6:12] = True  # rows of 6 pixels: every window runs across a row's end
+    mask[0, 0, 10:14, 6:30] = True
+    mask[1, 0, 0, :5] = True  # too few pixels for a window
+    lines = region_line_ssim(*(torch.tensor(x) for x in (pred, truth, mask)))
+    expected = structural_similarity(truth[0, 0][mask[0, 0]], pred[0, 0][mask[0, 0]], data_range=1)
+    assert lines.shape == (1,)
+    assert lines[0].item() == pytest.approx(expected, abs=1e-6)
 
 
 def test_the_loss_is_zero_for_the_truth_and_counts_only_the_region() -> None:
