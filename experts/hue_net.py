@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from experts.hue_classes import LUMA_EDGES
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_many
@@ -44,6 +45,12 @@ def weighted_sum(items: list, weights: list[float]):
         ]
         return HueOutput(*parts)
     return sum(w * item for w, item in zip(weights, items, strict=True))
+
+
+def at_points(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(N, C, 1, P): the pixels of `image` (N, C, H, W) nearest to `points` (N, P, 2)."""
+    grid = points[:, None].float()
+    return F.grid_sample(image.float(), grid, mode="nearest", align_corners=False)
 
 
 def lite_variant(encoder: str) -> int:
@@ -91,7 +98,8 @@ class HueNet(nn.Module):
         )
         self.encoder.requires_grad_(settings.train_encoder)
         even = torch.full((HUE_BINS,), 1 / HUE_BINS)
-        self.register_buffer("shapes", torch.full((self.classes + 1, HUE_BINS), 1 / HUE_BINS))
+        self.register_buffer("shapes", torch.full((1, self.classes + 1, HUE_BINS), 1 / HUE_BINS))
+        self.register_buffer("luma_edges", torch.tensor([0.0, 256.0]))  # the shapes' bands
         self.register_buffer("prior", even.clone())
         self.register_buffer("global_prior", even.clone())
         self.register_buffer("memory_keys", torch.zeros(0, self.encoder.num_features).half())
@@ -104,7 +112,10 @@ class HueNet(nn.Module):
         return self
 
     def _load_from_state_dict(self, state: dict, prefix: str, *args, **kwargs) -> None:
-        for name in ("memory_keys", "memory_hists"):  # as many rows as the expert's images
+        if state.get(prefix + "shapes", self.shapes).dim() == 2:  # saved before luma bands
+            state[prefix + "shapes"] = state[prefix + "shapes"][None]
+            state[prefix + "luma_edges"] = torch.tensor([0.0, 256.0])
+        for name in ("memory_keys", "memory_hists", "shapes", "luma_edges"):  # sizes vary
             if prefix + name in state:
                 setattr(self, name, torch.empty_like(state[prefix + name]))
         super()._load_from_state_dict(state, prefix, *args, **kwargs)
@@ -140,8 +151,7 @@ class HueNet(nn.Module):
         last), then Cb and Cr."""
         grid = points[:, None].float()
         sampled = [F.grid_sample(m.float(), grid, align_corners=False) for m in maps]
-        pixel = [F.grid_sample(x, grid, mode="nearest", align_corners=False)
-                 for x in (filled.float(), mask.float())]  # fmt: skip
+        pixel = [at_points(x, points) for x in (filled, mask)]
         where = [points[..., 1:2].float(), points[..., 0:1].float().abs()]
         inputs = torch.cat([s[:, :, 0].transpose(1, 2) for s in sampled + pixel] + where, -1)
         return self.head(self.point(inputs) + self.context(pooled.float())[:, None])
@@ -159,9 +169,10 @@ class HueNet(nn.Module):
         ys = (torch.arange(rows, device=filled.device) + 0.5) / rows * 2 - 1
         xs = (torch.arange(cols, device=filled.device) + 0.5) / cols * 2 - 1
         points = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(1, -1, 2)
-        out = self.point_outputs(maps, pooled, filled, mask, points.expand(n, -1, -1))
+        points = points.expand(n, -1, -1)
+        out = self.point_outputs(maps, pooled, filled, mask, points)
         probabilities = out[..., : self.classes + 1].softmax(-1)
-        expected = probabilities.mean(1) @ self.shapes.float()
+        expected = self.expected_histogram(probabilities, at_points(filled, points)[:, 0, 0])
         as_map = out.transpose(1, 2).reshape(n, -1, rows, cols)
         return HueOutput(
             probabilities=as_map[:, : self.classes + 1].softmax(1),
@@ -171,6 +182,15 @@ class HueNet(nn.Module):
             global_prior=self.global_prior.float().expand(n, -1),
             neighbours=self.neighbour_prior(pooled),
         )
+
+    def expected_histogram(self, probabilities: torch.Tensor, lumas: torch.Tensor) -> torch.Tensor:
+        """(N, 180): the mean over points of their class probabilities (N, P, K + 1) spread
+        by the class shapes of the luma band each point's luma (N, P) in [0, 1] falls in."""
+        inner = self.luma_edges[1:-1].float()
+        band = torch.bucketize((lumas.float() * 255).round(), inner, right=True)
+        in_band = F.one_hot(band, len(self.shapes)).float()
+        per_band = torch.einsum("npb,npk->nbk", in_band, probabilities.float()) / lumas.shape[1]
+        return torch.einsum("nbk,bkc->nc", per_band, self.shapes.float())
 
     def neighbour_prior(self, pooled: torch.Tensor) -> torch.Tensor:
         """(N, 180): the histograms of the training originals whose gray inputs look most like
@@ -201,6 +221,7 @@ class HueNet(nn.Module):
         histograms: np.ndarray,
         shapes: np.ndarray | None = None,
         global_prior: np.ndarray | None = None,
+        luma_edges: tuple[int, ...] = LUMA_EDGES,
     ) -> None:
         """Keep what the expert knows of its training originals: their mean histogram, their
         pooled features with their histograms (the neighbours), and, for the global expert,
@@ -209,7 +230,8 @@ class HueNet(nn.Module):
         self.prior = torch.as_tensor(prior, dtype=torch.float32, device=device)
         self.memory_keys = F.normalize(keys.float(), dim=1).half().to(device)
         self.memory_hists = torch.as_tensor(histograms, device=device).half()
-        if shapes is not None:
+        if shapes is not None:  # (bands, K + 1, 180) over the bands of `luma_edges`
             self.shapes = torch.as_tensor(shapes, dtype=torch.float32, device=device)
+            self.luma_edges = torch.tensor(luma_edges, dtype=torch.float32, device=device)
         if global_prior is not None:
             self.global_prior = torch.as_tensor(global_prior, dtype=torch.float32, device=device)

@@ -19,10 +19,10 @@ from hueroute.files import write_text_atomic
 from hueroute.run import GLOBAL, Run, expert_split
 from search.storage import storage_url
 
-REFINE_SHARE = 0.35  # of the budget, for the fill's correction, its fills included
+REFINE_SHARE = 0.45  # of the budget, for the fill's correction, its fills included
 SEARCH_SHARE = 0.15  # of the budget, for the global expert's study
 TUNE_SHARE = 0.1  # of what the search leaves, for the colour expert's render study
-GLOBAL_SHARE = 0.5  # of the training time, for the global expert when there are clusters
+GLOBAL_SHARE = 0.6  # of the training time, for the global expert when there are clusters
 VALIDATION_MARGIN = 0.85  # of a fold's time planned for training images; the rest validates
 BUDGETED = ("cluster", "refine", "search", "train-global", "tune", "train-clusters")
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from experts.hue_classes import class_shapes, pixel_classes
+from experts.hue_classes import LUMA_EDGES, class_shapes, luma_bands, pixel_classes
 from experts.hue_net import HueNet
 from experts.networks import build_network, rebuilt
 from experts.train import train_expert
@@ -65,11 +65,38 @@ def test_class_shapes_are_distributions_that_keep_the_gray_spike() -> None:
     images = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
     images.append(np.full((32, 32, 3), 77, np.uint8))
     shapes = class_shapes(images, 30, gray_spread=6)
-    assert shapes.shape == (31, HUE_BINS)
-    np.testing.assert_allclose(shapes.sum(1), 1.0)
-    assert shapes[30].argmax() == 0  # exact gray lands in bin 0
+    assert shapes.shape == (len(LUMA_EDGES) - 1, 31, HUE_BINS)
+    np.testing.assert_allclose(shapes.sum(-1), 1.0)
+    assert shapes[luma_bands(np.array(77)), 30].argmax() == 0  # exact gray lands in bin 0
     arcs = np.arange(HUE_BINS) * 30 // HUE_BINS
-    assert all(shapes[k][arcs != k].sum() == 0 for k in range(30))
+    assert all(shapes[:, k][:, arcs != k].sum() == 0 for k in range(30))
+
+
+def test_class_shapes_follow_the_luma_band() -> None:
+    """Near-gray pixels exactly gray where dark, yellowish (60 degrees, bin 30) where bright:
+    each band's gray class keeps its own spike."""
+    dark = np.full((16, 16, 3), 3, np.uint8)
+    bright = np.full((16, 16, 3), 200, np.uint8)
+    bright[..., 2] = 198  # max - min 2, hue 60 degrees
+    shapes = class_shapes([dark, bright], 30, gray_spread=6)
+    dark_band, bright_band = luma_bands(luma(dark)[0, 0]), luma_bands(luma(bright)[0, 0])
+    assert dark_band != bright_band
+    assert shapes[dark_band, 30].argmax() == 0 and shapes[dark_band, 30, 0] > 0.8
+    assert shapes[bright_band, 30].argmax() == 30 and shapes[bright_band, 30, 30] > 0.8
+    empty = shapes[luma_bands(np.array(100)), 30]  # a band no pixel is in: the overall shape
+    assert empty[0] == pytest.approx(0.5) and empty[30] == pytest.approx(0.5)
+
+
+def test_a_colour_expert_saved_before_luma_bands_still_loads() -> None:
+    network = HueNet(encoder_weights=None)
+    state = network.state_dict()
+    old = torch.rand(31, HUE_BINS)
+    state["shapes"] = old / old.sum(1, keepdim=True)
+    del state["luma_edges"]
+    network.load_state_dict(state)
+    probabilities = torch.rand(1, 5, 31).softmax(-1)
+    expected = network.expected_histogram(probabilities, torch.rand(1, 5))
+    torch.testing.assert_close(expected, probabilities.mean(1) @ state["shapes"])
 
 
 def test_the_head_learns_a_colour_rule_in_a_few_hundred_steps(rule_run: Path) -> None:
