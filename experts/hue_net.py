@@ -20,6 +20,7 @@ from hueroute.weights import LITE_VARIANTS, load_packaged_lite
 
 GRID = 4  # px between the pixels a whole image is described at
 POINT_INPUTS = 4  # besides the features: luma, lost or not, row, distance from the middle column
+ONE_BAND = (0.0, 256.0)  # the luma edges of shapes counted over all lumas at once
 
 
 @dataclass
@@ -99,7 +100,7 @@ class HueNet(nn.Module):
         self.encoder.requires_grad_(settings.train_encoder)
         even = torch.full((HUE_BINS,), 1 / HUE_BINS)
         self.register_buffer("shapes", torch.full((1, self.classes + 1, HUE_BINS), 1 / HUE_BINS))
-        self.register_buffer("luma_edges", torch.tensor([0.0, 256.0]))  # the shapes' bands
+        self.register_buffer("luma_edges", torch.tensor(ONE_BAND))  # the shapes' bands
         self.register_buffer("prior", even.clone())
         self.register_buffer("global_prior", even.clone())
         self.register_buffer("memory_keys", torch.zeros(0, self.encoder.num_features).half())
@@ -114,7 +115,7 @@ class HueNet(nn.Module):
     def _load_from_state_dict(self, state: dict, prefix: str, *args, **kwargs) -> None:
         if state.get(prefix + "shapes", self.shapes).dim() == 2:  # saved before luma bands
             state[prefix + "shapes"] = state[prefix + "shapes"][None]
-            state[prefix + "luma_edges"] = torch.tensor([0.0, 256.0])
+            state[prefix + "luma_edges"] = torch.tensor(ONE_BAND)
         for name in ("memory_keys", "memory_hists", "shapes", "luma_edges"):  # sizes vary
             if prefix + name in state:
                 setattr(self, name, torch.empty_like(state[prefix + name]))
