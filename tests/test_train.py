@@ -132,12 +132,10 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[int]:
-    """Train on one thread (on a busy two-core machine, waiting OpenMP threads cost 10x);
-    yields the usual count."""
-    usual = torch.get_num_threads()
+def one_torch_thread() -> Iterator[None]:
+    """Train on one thread (on a busy two-core machine, waiting OpenMP threads cost 10x)."""
     with torch_threads(1):
-        yield usual
+        yield
 
 
 @dataclass(frozen=True)
@@ -149,15 +147,14 @@ class Clustered:
 
 
 @pytest.fixture(scope="module")
-def clustered(tmp_path_factory: pytest.TempPathFactory, one_torch_thread: int) -> Clustered:
+def clustered(tmp_path_factory: pytest.TempPathFactory) -> Clustered:
     """The sample dataset (as conftest's `sample_dataset` makes it), clustered once as
     test_cluster.py does, then given fixed clusters (see `fix_clusters`)."""
     root = tmp_path_factory.mktemp("train")
     data, run = root / "data", root / "run"
     make_dataset(samples_dir(), data, size=SIZE, copies=1, test_fraction=0.3, seed=3)
     succeed("init", run, "--data", data, "--preset", "smoke")
-    with torch_threads(one_torch_thread):
-        succeed("cluster", run)
+    succeed("cluster", run)
     fix_clusters(Run.open(run))
     return Clustered(data, run)
 
