@@ -163,7 +163,7 @@ def fix_clusters(run: Run) -> None:
     """Two clusters and noise, taken in turn, and their stratified folds: which clusters
     HDBSCAN finds among so few images hangs on the embeddings' last bits, which differ
     between CPUs; these tests are about training, test_cluster.py about the clusters."""
-    clusters = pd.read_csv(run.clusters_csv, dtype={"id": str})
+    clusters = run.clusters()
     labels = np.arange(len(clusters)) % 3 - 1
     folds = stratified_folds(labels, run.config.folds.n_folds, run.config.seed)
     clusters.assign(cluster=labels).to_csv(run.clusters_csv, index=False)
