@@ -10,7 +10,8 @@ the time each stage used, and evaluate's test rows (baseline, global, routed, or
 submitted). `--threads 1` runs on one core, so that two presets can be measured side by side;
 `--random-init` starts the encoders from random weights where ImageNet ones cannot be fetched
 (the seed preset's ResNet-34 on a machine without the hub); `--fill telea` fills without
-OpenCV's contrib modules.
+OpenCV's contrib modules. `--views 2 --split view` (or `scene`) cuts each photo into views
+first, as `make-dataset` does (benchmarks/scenes.py then reads the run's scene figures).
 """
 
 import argparse
@@ -24,6 +25,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from restorers import dataset
+
+from hueroute.dataset import make_dataset
 
 HUEROUTE = [sys.executable, "-m", "hueroute"]
 
@@ -49,6 +52,8 @@ def main() -> None:
     parser.add_argument("--render-trials", type=int, default=24)
     parser.add_argument("--render-images", type=int, default=200)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--views", type=int, default=1, help="make-dataset --views")
+    parser.add_argument("--split", default="scene", help="make-dataset --split (with --views)")
     parser.add_argument(
         "--fill", default=None, help="train.fill (telea where OpenCV has no contrib modules)"
     )
@@ -58,8 +63,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    data = dataset(args.photos, args.work, args.size)
     run = args.work / f"run-budget-{args.preset}-{args.size}px-{args.minutes:g}m-{args.folds}f"
+    if args.views > 1:
+        data = args.work / f"data{args.size}-views{args.views}-{args.split}"
+        if not (data / "sources.csv").exists():
+            make_dataset(
+                args.photos, data, args.size, 2, skip_bad=True, views=args.views, split=args.split
+            )
+        run = run.with_name(f"{run.name}-views{args.views}-{args.split}")
+    else:
+        data = dataset(args.photos, args.work, args.size)
     if not (run / "config.yaml").exists():
         subprocess.run(
             [*HUEROUTE, "init", run, "--data", data, "--preset", args.preset], check=True

@@ -10,16 +10,25 @@ from clustering.cache import EmbeddingCache
 from clustering.clusterer import MIN_IMAGES, NOISE, EmbeddingClusterer
 from clustering.embed_files import embed_files
 from clustering.embedders import build_embedder
-from clustering.folds import stratified_folds
+from clustering.grouping import FoldGrouping
 from clustering.plot import plot_clusters
+from clustering.scenes import SceneClusterer, scene_groups
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
+from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.progress import console
 from hueroute.run import Run
 
 
+def test_inputs(run: Run) -> list[Path]:
+    """The test inputs of the run's dataset (none without a test.csv)."""
+    csv = run.config.data / "test.csv"
+    return [Path(p) for p in read_table(csv, TEST_COLUMNS)["input_path"]] if csv.is_file() else []
+
+
 def cluster_run(run: Run) -> pd.DataFrame:
-    """Embed train_gt and train_input, cluster train_gt, write the stage's files; return sizes."""
+    """Embed train_gt, train_input and test_input, cluster train_gt into clusters and scenes,
+    make folds grouped as the test split asks, write the stage's files; return sizes."""
     config = run.config
     table = run.train_table()
     n_folds = config.folds.n_folds
@@ -33,7 +42,7 @@ def cluster_run(run: Run) -> pd.DataFrame:
     cache = EmbeddingCache(run.embeddings_dir, embedder.key)
     embedded = {
         name: embed_files(
-            [Path(path) for path in table[column]],
+            paths,
             embedder,
             cache,
             batch_size=config.embed.batch_size,
@@ -41,7 +50,11 @@ def cluster_run(run: Run) -> pd.DataFrame:
             device=config.embed.device,
             description=name,
         )
-        for column, name in (("gt_path", "train_gt"), ("input_path", "train_input"))
+        for name, paths in (
+            ("train_gt", [Path(path) for path in table["gt_path"]]),
+            ("train_input", [Path(path) for path in table["input_path"]]),
+            ("test_input", test_inputs(run)),
+        )
     }
     for name, result in embedded.items():
         console.print(
@@ -76,10 +89,26 @@ def cluster_run(run: Run) -> pd.DataFrame:
             config.data / "train.csv",
             f"has {len(set(originals))} distinct originals; {n_folds} folds need {n_folds}",
         )
-    folds = stratified_folds(labels, n_folds, config.seed, groups=originals)
+    scenes = SceneClusterer(min_cluster_size=settings.scene_min_size).fit(clusterer.embedding_)
+    try:
+        grouping = FoldGrouping(n_folds, config.seed, config.folds.grouping).fit(
+            labels,
+            {"view": originals, "scene": scene_groups(scenes.labels_, originals)},
+            embedded["train_input"].vectors,
+            embedded["test_input"].vectors,
+        )
+    except ValueError as error:
+        raise InputError(run.root / "config.yaml", str(error)) from error
+    folds = grouping.folds_[grouping.chosen_]
+    console.print(fold_grouping_line(grouping, config.folds.grouping))
 
     clusters = pd.DataFrame(
-        {"id": table["id"], "cluster": labels, "probability": clusterer.probabilities_.round(4)}
+        {
+            "id": table["id"],
+            "cluster": labels,
+            "probability": clusterer.probabilities_.round(4),
+            "scene": scenes.labels_,
+        }
     )
     for axis in range(clusterer.embedding_.shape[1]):
         clusters[f"umap_{axis}"] = clusterer.embedding_[:, axis].round(5)
@@ -97,6 +126,13 @@ def cluster_run(run: Run) -> pd.DataFrame:
         "clusters": clusterer.n_clusters_,
         "noise": int((labels == NOISE).sum()),
         "merged_into_noise": clusterer.merged_,
+        "scenes": scenes.n_scenes_,
+        "scene_noise": int((scenes.labels_ == NOISE).sum()),
+        "fold_grouping": {
+            "chosen": grouping.chosen_,
+            "setting": config.folds.grouping,
+            "nearest_similarity": {k: round(v, 4) for k, v in grouping.similarity_.items()},
+        },
         "embeddings": {
             name: {"embedded": result.embedded, "cached": result.cached}
             for name, result in embedded.items()
@@ -107,6 +143,13 @@ def cluster_run(run: Run) -> pd.DataFrame:
     write_text_atomic(run.cluster_json, json.dumps(summary, indent=2) + "\n")
     write_text_atomic(run.clusters_csv, clusters.to_csv(index=False))
     return sizes
+
+
+def fold_grouping_line(grouping: FoldGrouping, setting: str) -> str:
+    """What the folds keep together and why, in one line."""
+    figures = ", ".join(f"{k} {v:.3f}" for k, v in grouping.similarity_.items())
+    how = "set by folds.grouping" if setting != "auto" else "closest to the test inputs"
+    return f"folds keep each {grouping.chosen_} together ({how}; mean nearest similarity {figures})"
 
 
 def cluster_sizes(

@@ -23,7 +23,8 @@ from hueroute.progress import track
 from hueroute.run import GLOBAL, NOISE, Run, expert_of
 from hueroute.threads import thread_map
 
-STRATEGIES = ("baseline", "global", "routed", "oracle", "submitted")
+STRATEGIES = ("baseline", "plain", "global", "routed", "oracle", "submitted")
+PLAIN = ("plain",)  # the global expert with every prior reduced to the global mean
 PARTS = {"S": "ssim", "M": "masked_ssim", "C": "hist", "score": "score"}
 
 
@@ -38,6 +39,7 @@ def strategies(
     held-out folds chose), also the blend that submit uses."""
     settings = run.config.route
     blends = {
+        "plain": [{GLOBAL: 1.0}] * len(truth),
         "global": [{GLOBAL: 1.0}] * len(truth),
         "routed": blend_weights(probabilities, classes, settings.top_k, settings.min_probability),
         "oracle": oracle_weights(truth),
@@ -66,7 +68,7 @@ def score_images(
         truths = [read_rgb(p) for p in chunk["gt_path"]]
         seen = [detect_lost_region(gray) for gray in grays]
         picked = {name: weights[start : start + size] for name, weights in blends.items()}
-        restored = predictor.restore(grays, seen, picked)
+        restored = predictor.restore(grays, seen, picked, plain=PLAIN)
         restored["baseline"] = thread_map(
             lambda pair: baseline_restore(*pair), zip(grays, seen, strict=True)
         )

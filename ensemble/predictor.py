@@ -2,7 +2,7 @@
 (colour experts in distribution space, before rendering), the known luma kept at the input's
 own size."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -13,10 +13,10 @@ from torch import nn
 from ensemble.blend import Weights
 from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
 from experts.colourise import colourise
-from experts.hue_net import HueOutput, weighted_sum
+from experts.hue_net import HueNet, HueOutput, weighted_sum
 from experts.networks import rebuilt
 from experts.refine_stage import load_refiner
-from hueroute.config import TrainConfig
+from hueroute.config import ColourConfig, TrainConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_many
 from hueroute.preprocess import network_input
@@ -52,10 +52,23 @@ class RoutedPredictor:
         self.tta = run.config.predict.tta
         self.device = pick_device(run.config.predict.device, "predict.device")
         self.loaded: dict[str, list[nn.Module]] = {}
+        self.colour: ColourConfig | None = None
         trained = self.load(GLOBAL)[0]  # every expert's size, fill and rendering are global's
         self.size, self.fill = trained.image_size, trained.fill
         self.colour = render_settings(run, trained).colour
+        for network in self.loaded[GLOBAL]:
+            self.use_rendering(network)
         self.refine = load_refiner(run, self.device)  # None where the fill is used as it is
+
+    def use_rendering(self, network: nn.Module) -> None:
+        """A colour expert's neighbour prior made as the run renders (the render study tunes
+        how many neighbours it mixes and how sharply)."""
+        if isinstance(network, HueNet) and self.colour is not None:
+            tuned = {
+                "neighbours": self.colour.neighbours,
+                "neighbour_temperature": self.colour.neighbour_temperature,
+            }
+            network.settings = network.settings.model_copy(update=tuned)
 
     def load(self, expert: str) -> list[TrainConfig]:
         """Load `expert`'s fold models as they were trained; the settings each recorded."""
@@ -69,6 +82,8 @@ class RoutedPredictor:
                     "blended together must share a size; retrain it with --force",
                 )
         self.loaded[expert] = [rebuilt(model, self.device) for model in models]
+        for network in self.loaded[expert]:
+            self.use_rendering(network)
         return [model.settings for model in models]
 
     def models(self, expert: str) -> list[nn.Module]:
@@ -89,9 +104,14 @@ class RoutedPredictor:
 
     @torch.inference_mode()
     def restore(
-        self, grays: list[np.ndarray], masks: list[np.ndarray], blends: dict[str, list[Weights]]
+        self,
+        grays: list[np.ndarray],
+        masks: list[np.ndarray],
+        blends: dict[str, list[Weights]],
+        plain: Collection[str] = (),
     ) -> dict[str, list[np.ndarray]]:
-        """RGB uint8 restorations of each input for each named blend of experts.
+        """RGB uint8 restorations of each input for each named blend of experts; the blends
+        named in `plain` with a colour expert's priors reduced to the global mean.
 
         Each expert runs once on the images any blend gives it, whatever the number of blends.
         """
@@ -116,6 +136,8 @@ class RoutedPredictor:
             experts, shares = zip(*blends[name][i].items(), strict=True)
             with torch.inference_mode():  # each thread has its own mode
                 blended = weighted_sum([outputs[e][i] for e in experts], list(shares))
+                if name in plain and isinstance(blended, HueOutput):
+                    blended = blended.plain()
                 return self.full_size(blended, grays[i], masks[i], filled[i])
 
         images = iter(thread_map(image, jobs))

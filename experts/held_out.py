@@ -1,30 +1,42 @@
 """A colour expert's outputs on the images its fold models did not see: what its rendering is
 tuned on."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from experts.hue_data import HueDataModule
-from experts.hue_net import HueNet, HueOutput
+from experts.hue_net import HueNet, HueOutput, neighbour_mix
 from experts.networks import rebuilt
 from experts.refine_stage import load_refiner
+from hueroute.config import ColourConfig
 from hueroute.errors import InputError
 from hueroute.run import GLOBAL, Run, expert_split
 from hueroute.run.models import load_model
 from hueroute.tensors import to_uint8
 
+MOST_NEIGHBOURS = 128  # the most neighbours a rendering may mix
+
 
 @dataclass
 class HeldOut:
     """One held-out image at the training size: the expert's output, the filled luma (with the
-    run's correction where it keeps one), the lost region and the original."""
+    run's correction where it keeps one), the lost region, the original, and the similarities
+    and histograms of its nearest training originals (None where the expert keeps none)."""
 
     output: HueOutput
     luma: np.ndarray
     mask: np.ndarray
     truth: np.ndarray
+    nearest: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def output_for(self, settings: ColourConfig) -> HueOutput:
+        """The output with its neighbour prior made by the settings' count and temperature."""
+        if self.nearest is None:
+            return self.output
+        mixed = neighbour_mix(*self.nearest, settings.neighbours, settings.neighbour_temperature)
+        return replace(self.output, neighbours=mixed)
 
 
 def spread_pick(ids: list[str], count: int) -> list[str]:
@@ -54,11 +66,14 @@ def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[H
         for batch in data.val_dataloader():
             maps, pooled = network.batch_features(batch)
             output = network.describe(maps, pooled, batch["filled"], batch["mask"])
+            remembers = len(network.memory_keys) > 0
+            similarity, histograms = network.nearest(pooled, MOST_NEIGHBOURS)
             lumas = to_uint8(batch["filled"])[..., 0]
             truths = to_uint8(batch["rgb"])
             masks = batch["mask"][:, 0].bool().numpy()
             if refine is not None:
                 lumas = refine(list(lumas), list(masks))
             for i in range(len(lumas)):
-                items.append(HeldOut(output.pick([i]), lumas[i], masks[i], truths[i]))
+                nearest = (similarity[[i]], histograms[[i]]) if remembers else None
+                items.append(HeldOut(output.pick([i]), lumas[i], masks[i], truths[i], nearest))
     return items

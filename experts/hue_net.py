@@ -3,7 +3,7 @@ gives every pixel a distribution over hue classes and an expected chroma; image-
 priors (the expert's own, the global expert's, and the nearest training originals') ride
 along, so that averaging outputs averages distributions."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import timm
@@ -37,6 +37,11 @@ class HueOutput:
     def pick(self, rows: list[int] | slice) -> "HueOutput":
         return HueOutput(*(getattr(self, f.name)[rows] for f in fields(self)))
 
+    def plain(self) -> "HueOutput":
+        """The same output with every prior reduced to the global mean: no neighbours, no
+        cluster's own prior."""
+        return replace(self, prior=self.global_prior, neighbours=self.global_prior)
+
 
 def weighted_sum(items: list, weights: list[float]):
     """Σ w·item over tensors, or field by field over HueOutputs."""
@@ -46,6 +51,15 @@ def weighted_sum(items: list, weights: list[float]):
         ]
         return HueOutput(*parts)
     return sum(w * item for w, item in zip(weights, items, strict=True))
+
+
+def neighbour_mix(
+    similarity: torch.Tensor, histograms: torch.Tensor, count: int, temperature: float
+) -> torch.Tensor:
+    """(N, 180): the first `count` of the nearest histograms (N, k, 180), in order of their
+    similarity (N, k), weighted by a softmax of the similarity over `temperature`."""
+    weights = (similarity[:, :count] / temperature).softmax(1)
+    return (weights[..., None] * histograms[:, :count]).sum(1)
 
 
 def at_points(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -193,16 +207,20 @@ class HueNet(nn.Module):
         per_band = torch.einsum("npb,npk->nbk", in_band, probabilities.float()) / lumas.shape[1]
         return torch.einsum("nbk,bkc->nc", per_band, self.shapes.float())
 
+    def nearest(self, pooled: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cosine similarities (N, k) and histograms (N, k, 180) of the `count` training
+        originals whose gray inputs look most like each image (k: `count` or all there are)."""
+        similarity = F.normalize(pooled.float(), dim=1) @ self.memory_keys.float().T
+        top, index = similarity.topk(min(count, similarity.shape[1]), dim=1)
+        return top, self.memory_hists.float()[index]
+
     def neighbour_prior(self, pooled: torch.Tensor) -> torch.Tensor:
-        """(N, 180): the histograms of the training originals whose gray inputs look most like
-        each image, weighted by a softmax of their cosine similarity."""
+        """(N, 180): the nearest training originals' histograms by the settings' count and
+        temperature; the expert's prior where it remembers none."""
         if len(self.memory_keys) == 0:
             return self.prior.float().expand(len(pooled), -1)
-        similarity = F.normalize(pooled.float(), dim=1) @ self.memory_keys.float().T
-        k = min(self.settings.neighbours, similarity.shape[1])
-        top, index = similarity.topk(k, dim=1)
-        weights = (top / self.settings.neighbour_temperature).softmax(1)
-        return (weights[..., None] * self.memory_hists.float()[index]).sum(1)
+        count, temperature = self.settings.neighbours, self.settings.neighbour_temperature
+        return neighbour_mix(*self.nearest(pooled, count), count, temperature)
 
     def forward(self, gray: torch.Tensor, mask: torch.Tensor) -> HueOutput:
         """Image by image, so that an image's output (and the order the renderer sorts its

@@ -96,6 +96,8 @@ def paint(luma: np.ndarray, bins: np.ndarray, spread: np.ndarray) -> np.ndarray:
     direction = hue_directions(bins[todo])
     base = np.asarray(spread, dtype=float)[todo]
     for factor in LADDER:
+        if len(todo) == 0:  # every pixel gray, or every one painted
+            break
         level = luma[todo, None]
         rounded = np.round(level + (base * factor)[:, None] * direction)
         shifted = rounded + (level[:, 0] - pil_luma(np.clip(rounded, 0, 255)))[:, None]
@@ -104,8 +106,6 @@ def paint(luma: np.ndarray, bins: np.ndarray, spread: np.ndarray) -> np.ndarray:
         fits = inside & (opencv_hue(candidate) == bins[todo]) & (pil_luma(candidate) == level[:, 0])
         out[todo[fits]] = candidate[fits]
         todo, direction, base = todo[~fits], direction[~fits], base[~fits]
-        if len(todo) == 0:
-            break
     return out
 
 

@@ -51,10 +51,19 @@ class ClusterConfig(Section):
     min_samples: int | None = Field(
         None, ge=1, description="HDBSCAN density threshold; null = min_cluster_size"
     )
+    scene_min_size: int = Field(
+        2, ge=2, description="smallest scene cluster (HDBSCAN's leaves of the same map)"
+    )
 
 
 class FoldsConfig(Section):
     n_folds: int = Field(5, ge=2, description="cross-validation folds, stratified by cluster")
+    grouping: Literal["auto", "view", "scene"] = Field(
+        "auto",
+        description="what a fold keeps together: each original (view), each scene cluster "
+        "(scene), or auto = the one whose held-out images resemble the training images as "
+        "closely as the test inputs do",
+    )
 
 
 class LossConfig(Section):

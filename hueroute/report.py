@@ -49,6 +49,15 @@ def clusters_section(run: Run) -> str:
         f"<p>{summary['images']} training originals embedded by {summary['embedder']}: "
         f"{summary['clusters']} clusters, {summary['noise']} images in noise.</p>"
     )
+    grouping = summary.get("fold_grouping")
+    if grouping:
+        figures = ", ".join(f"{k} {v:.3f}" for k, v in grouping["nearest_similarity"].items())
+        text += (
+            f"<p>{summary['scenes']} scene clusters. The folds keep each {grouping['chosen']} "
+            f"together (folds.grouping: {grouping['setting']}); mean similarity of a held-out "
+            f"input to its nearest training input under each grouping, and of a test input: "
+            f"{figures}.</p>"
+        )
     return text + figure_html(run, run.umap_png, "UMAP of the originals, coloured by cluster")
 
 
@@ -158,7 +167,9 @@ def router_section(run: Run) -> str:
 MEASURES = (
     "S: SSIM of the whole image; M: SSIM along the lost pixels; C: correlation of the hue "
     "histograms; score = 0.2 S + 0.4 M + 0.4 C. Strategies: baseline, the gray input with the "
-    "lost region filled by OpenCV's Telea inpainting; global, the global expert alone; routed, "
+    "lost region filled by OpenCV's Telea inpainting; plain, the global expert with every "
+    "prior reduced to the mean of all training originals (no neighbours: what remembering "
+    "the training photos adds is global minus plain); global, the global expert alone; routed, "
     "the router's blend of experts; oracle, each image's own cluster expert; submitted, the "
     "blend submit uses (routed, but only to the cluster experts chosen below)."
 )
@@ -241,7 +252,7 @@ SECTIONS = {
     "Search": search_section,
     "Experts": experts_section,
     "Router": router_section,
-    "Scores: baseline, global, routed, oracle, submitted": scores_section,
+    "Scores: baseline, plain, global, routed, oracle, submitted": scores_section,
     "Test samples": samples_section,
     "Time budget": budget_section,
 }

@@ -622,6 +622,8 @@ def test_make_dataset_skip_bad_writes_a_dataset_that_passes_check(
         ("--size", 16, "too small"),
         ("--copies", 0, "at least 1"),
         ("--test-fraction", 1.0, "[0, 1)"),
+        ("--views", 3, "one of 1, 2, 4"),
+        ("--split", "photo", "one of scene, view"),
     ],
 )
 def test_make_dataset_bad_options(

@@ -264,7 +264,7 @@ def test_stage_writes_consistent_outputs(clustered: Clustered) -> None:
     summary = json.loads((run / "cluster.json").read_text())
 
     umap_columns = [f"umap_{axis}" for axis in range(UMAP_AXES)]
-    assert list(clusters.columns) == ["id", "cluster", "probability", *umap_columns]
+    assert list(clusters.columns) == ["id", "cluster", "probability", "scene", *umap_columns]
     assert clusters["id"].tolist() == train["id"].tolist()
     assert np.isfinite(clusters[umap_columns].to_numpy()).all()
     labels = clusters["cluster"].to_numpy()
@@ -293,9 +293,18 @@ def test_stage_writes_consistent_outputs(clustered: Clustered) -> None:
     assert summary["images"] == len(train)
     assert summary["noise"] == int((labels == NOISE).sum())
     assert summary["merged_into_noise"] == []
+    test = pd.read_csv(clustered.data / "test.csv")
     assert summary["embeddings"] == {
-        name: {"embedded": len(train), "cached": 0} for name in ("train_gt", "train_input")
+        "train_gt": {"embedded": len(train), "cached": 0},
+        "train_input": {"embedded": len(train), "cached": 0},
+        "test_input": {"embedded": len(test), "cached": 0},
     }
+    scenes = clusters["scene"].to_numpy()
+    assert set(scenes.tolist()) - {NOISE} == set(range(summary["scenes"]))
+    assert summary["scene_noise"] == int((scenes == NOISE).sum())
+    grouping = summary["fold_grouping"]
+    assert grouping["setting"] == "auto" and grouping["chosen"] in ("view", "scene")
+    assert set(grouping["nearest_similarity"]) == {"view", "scene", "test"}
 
 
 def test_stage_prints_the_size_table_on_stdout(clustered: Clustered) -> None:
@@ -327,9 +336,11 @@ def test_second_cluster_is_done_already_and_force_reuses_the_cache(
     assert "done already" not in forced.output
     assert all(mtimes(run)[name] != OLD_NS for name in OUTPUTS)
     summary = json.loads((run / "cluster.json").read_text())
-    images = summary["images"]
+    images, tests = summary["images"], len(pd.read_csv(clustered.data / "test.csv"))
     assert summary["embeddings"] == {
-        name: {"embedded": 0, "cached": images} for name in ("train_gt", "train_input")
+        "train_gt": {"embedded": 0, "cached": images},
+        "train_input": {"embedded": 0, "cached": images},
+        "test_input": {"embedded": 0, "cached": tests},
     }
     for name in ("clusters.csv", "folds.csv"):
         assert (run / name).read_bytes() == before[name], name

@@ -468,7 +468,7 @@ def test_bad_test_csv_rows_are_clear_errors(
 # --- evaluate ------------------------------------------------------------------------------
 
 
-def test_evaluate_scores_baseline_global_routed_oracle_and_submitted_per_cluster(
+def test_evaluate_scores_baseline_plain_global_routed_oracle_and_submitted_per_cluster(
     trained_run: Path, tmp_path: Path
 ) -> None:
     run = copied(trained_run, tmp_path)
@@ -480,7 +480,7 @@ def test_evaluate_scores_baseline_global_routed_oracle_and_submitted_per_cluster
     n_test = len(read_table(data / "test.csv", ("id",)))
 
     overall = scores[scores["cluster"] == "all"].set_index(["split", "strategy"])
-    both = ("baseline", "global", "routed", "oracle")
+    both = ("baseline", "plain", "global", "routed", "oracle")
     assert set(overall.index) == {
         *(("held-out", s) for s in both),
         *(("test", s) for s in (*both, "submitted")),

@@ -47,7 +47,7 @@ def test_run_goes_end_to_end_and_writes_the_zip_and_the_report(smoke_run: Path) 
     with zipfile.ZipFile(smoke_run / "submission.zip") as archive:
         assert sorted(archive.namelist()) == sorted(Path(p).name for p in test["input_path"])
     scores = pd.read_csv(smoke_run / "report" / "scores.csv", dtype={"cluster": str})
-    strategies = {"baseline", "global", "routed", "oracle", "submitted"}
+    strategies = {"baseline", "plain", "global", "routed", "oracle", "submitted"}
     assert set(scores["strategy"]) == strategies
     assert (smoke_run / "search" / "render" / "best_params.json").is_file()  # tuned in train
 

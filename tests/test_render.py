@@ -163,3 +163,9 @@ def test_a_blurred_lost_region_has_smooth_chroma_and_the_rest_makes_up_the_hues(
     assert roughness(renders["blurred"]) < 0.3 * roughness(renders["hue"])
     inside = renders["blurred"][mask].astype(int)
     assert np.abs(pil_luma(inside) - known[mask]).max() <= 1  # the fill's luma, rounded
+
+
+def test_paint_with_every_pixel_gray_keeps_the_luma() -> None:
+    lumas = np.array([0, 90, 255])
+    out = paint(lumas, np.full(3, -1), np.full(3, 3.0))
+    assert (out == lumas[:, None]).all()

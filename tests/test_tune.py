@@ -1,16 +1,18 @@
 """`hueroute tune`: the colour expert's rendering tuned on held-out folds, and used after."""
 
 import json
+import shutil
 from pathlib import Path
 
 import optuna
 import pytest
 import torch
 
+from ensemble.predictor import RoutedPredictor
 from experts.held_out import held_out_outputs, spread_pick
 from hueroute.config import setting
 from hueroute.run import GLOBAL, RENDER_STUDY, Run, tuned_settings
-from search.render import SPACE, open_render_study, render_score
+from search.render import SHARP_NEIGHBOUR, SPACE, open_render_study, render_score
 from search.storage import storage_url
 from tests.cli_helpers import succeed
 from tests.test_search import edit_config, smoke_run
@@ -51,6 +53,7 @@ def test_the_first_trial_is_the_configs_rendering_so_the_best_is_no_worse(
     first = study.trials[0]
     config = opened.config.train
     assert first.params == {key: setting(config, key) for key in SPACE}
+    assert study.trials[1].params == first.params | SHARP_NEIGHBOUR
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert study.best_value >= first.value and len(complete) >= 1
 
@@ -83,3 +86,30 @@ def test_spread_pick_takes_evenly_and_all_when_few() -> None:
     ids = [str(i) for i in range(10)]
     assert spread_pick(ids, 20) == ids
     assert spread_pick(ids, 3) == ["0", "4", "9"]
+
+
+def test_the_neighbour_prior_is_remade_for_a_trials_count_and_temperature(
+    tuned: tuple[Path, str],
+) -> None:
+    run, _ = tuned
+    opened = Run.open(run)
+    items = held_out_outputs(opened, GLOBAL, limit=4)
+    config = opened.config.train.colour
+    for item in items:  # the config's own count and temperature: the output as described
+        torch.testing.assert_close(item.output_for(config).neighbours, item.output.neighbours)
+        similarity, histograms = item.nearest
+        assert (similarity[0, :-1] >= similarity[0, 1:]).all()  # nearest first
+        one = item.output_for(config.model_copy(update={"neighbours": 1}))
+        torch.testing.assert_close(one.neighbours, histograms[:, 0])
+
+
+def test_predictions_use_the_tuned_neighbour_count(tuned: tuple[Path, str], tmp_path: Path) -> None:
+    run = Path(shutil.copytree(tuned[0], tmp_path / "run"))
+    path = run / "search" / RENDER_STUDY / "best_params.json"
+    best = json.loads(path.read_text())
+    best["params"] |= {"colour.neighbours": 3, "colour.neighbour_temperature": 0.01}
+    path.write_text(json.dumps(best))
+    predictor = RoutedPredictor(Run.open(run))
+    for network in predictor.models(GLOBAL):
+        assert network.settings.neighbours == 3
+        assert network.settings.neighbour_temperature == 0.01

@@ -37,17 +37,31 @@ def make_dataset_command(
     copies: Annotated[int, typer.Option(help="Degraded copies of each photo.")] = 1,
     test_fraction: Annotated[float, typer.Option(help="Share of photos held out.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same bytes.")] = 0,
+    views: Annotated[
+        int,
+        typer.Option(help="Disjoint views of each photo: 1 whole, 2 halves, 4 quadrants."),
+    ] = 1,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="Hold out whole photos (scene), or one view of each held-out photo, its "
+            "other views training (view)."
+        ),
+    ] = "scene",
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Leave out unreadable or tiny photos, warning.")
     ] = False,
     force: Force = False,
 ) -> None:
     """Make a dataset in the competition's layout from any folder of colour photos."""
-    sources = make_dataset(photos, out, size, copies, test_fraction, seed, force, skip_bad)
+    sources = make_dataset(
+        photos, out, size, copies, test_fraction, seed, force, skip_bad, views, split
+    )
     counts = sources["split"].value_counts()
     console.print(
         f"wrote {out}: {counts.get('train', 0)} train and {counts.get('test', 0)} test images "
         f"from {sources['source'].nunique()} photos"
+        + (f" ({views} views each, split by {split})" if views > 1 else "")
     )
 
 
