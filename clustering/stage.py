@@ -20,7 +20,7 @@ from hueroute.progress import console
 from hueroute.run import Run
 
 
-def test_inputs(run: Run) -> list[Path]:
+def test_input_paths(run: Run) -> list[Path]:
     """The test inputs of the run's dataset (none without a test.csv)."""
     csv = run.config.data / "test.csv"
     return [Path(p) for p in read_table(csv, TEST_COLUMNS)["input_path"]] if csv.is_file() else []
@@ -53,7 +53,7 @@ def cluster_run(run: Run) -> pd.DataFrame:
         for name, paths in (
             ("train_gt", [Path(path) for path in table["gt_path"]]),
             ("train_input", [Path(path) for path in table["input_path"]]),
-            ("test_input", test_inputs(run)),
+            ("test_input", test_input_paths(run)),
         )
     }
     for name, result in embedded.items():

@@ -89,7 +89,7 @@ def usable_photos(photos: Path, skip_bad: bool, views: int = 1) -> list[Path]:
     return [path for path in sources if path not in bad]
 
 
-def test_views(
+def held_out_views(
     n_photos: int, views: int, test_fraction: float, split: str, seed: int
 ) -> dict[int, set[int]]:
     """The views each photo gives the test split: all of them for a share of the photos
@@ -115,7 +115,7 @@ def plan(
 ) -> list[Job]:
     """Cut each photo into views, split them (no photo on both sides with `scene`), then
     number every copy."""
-    held_out = test_views(len(photos), views, test_fraction, split, seed)
+    held_out = held_out_views(len(photos), views, test_fraction, split, seed)
     jobs: list[Job] = []
     counters = {"train": 0, "test": 0}
     for index, photo in enumerate(photos):

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from hueroute.dataset import make_dataset
+from hueroute.threads import torch_threads_kept
 from tests.cli_helpers import succeed
 
 SCENES = 10
@@ -40,12 +41,9 @@ def scene_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         photos, root / "data", size=64, copies=2, test_fraction=0.3, seed=1, views=2, split="view"
     )
     succeed("init", root / "run", "--data", root / "data", "--preset", "smoke")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads_kept():
+        torch.set_num_threads(1)
         succeed("run", root / "run")
-    finally:
-        torch.set_num_threads(threads)
     return root / "run"
 
 
