@@ -6,7 +6,7 @@ On the test split of RUN's dataset (it needs test_gt/ and sources.csv), each fol
 the global expert predicts the neighbours' histogram three ways: as the product does (cosine,
 top `colour.neighbours`, `colour.neighbour_temperature`); with the temperature that scores
 best when each training original is predicted from the others of other photos (leave one
-photo out); and through a linear projection of the pooled features trained for that same
+photo out); and through a linear projection of the memory keys trained for that same
 leave-one-photo-out correlation. It prints each way's C a fold model, of the fold average,
 and of the mixed target (the run's weights).
 """
@@ -81,26 +81,27 @@ def fold_outputs(run: Run, network: HueNet, fold: int, grays: list, truth: torch
     photo = pd.factorize(sources.loc[train_ids].to_numpy())[0]
     same = torch.from_numpy(photo[:, None] == photo[None, :])
     keys, hists = network.memory_keys.float(), network.memory_hists.float()
-    outputs, pooled = [], []
+    outputs, queries = [], []
     with torch.no_grad():
         for gray in grays:
             image = torch.tensor(gray, dtype=torch.float32)[None, None] / 255
             mask = torch.tensor(detect_lost_region(gray), dtype=torch.float32)[None, None]
             outputs.append(network(image, mask))
-            pooled.append(network.encode(network.fill_input(image, mask))[1])
+            filled = network.fill_input(image, mask)
+            queries.append(network.memory_key(*network.encode(filled), filled, mask))
     output = HueOutput(
         *(torch.cat([getattr(o, f) for o in outputs]) for f in HueOutput.__dataclass_fields__)
     )
-    pooled = F.normalize(torch.cat(pooled).float(), dim=1)
+    queries = torch.cat(queries)
     scores = {t: one_photo_out(keys, hists, same, t) for t in TEMPERATURES}
     best = max(scores, key=scores.get)
     weight, learned_t = projection(keys, hists, same)
-    learned = F.normalize(pooled @ weight, dim=1) @ F.normalize(keys @ weight, dim=1).T
+    learned = F.normalize(queries @ weight, dim=1) @ F.normalize(keys @ weight, dim=1).T
     ways = {
         "the product": output,
         "one-photo-out temperature": replace(
             output,
-            neighbours=softmax_prior(pooled @ keys.T, hists, best, network.settings.neighbours),
+            neighbours=softmax_prior(queries @ keys.T, hists, best, network.settings.neighbours),
         ),
         "learned projection": replace(
             output, neighbours=softmax_prior(learned, hists, learned_t, len(keys))

@@ -67,7 +67,8 @@ def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[H
             maps, pooled = network.batch_features(batch)
             output = network.describe(maps, pooled, batch["filled"], batch["mask"])
             remembers = len(network.memory_keys) > 0
-            similarity, histograms = network.nearest(pooled, MOST_NEIGHBOURS)
+            key = network.memory_key(maps, pooled, batch["filled"], batch["mask"])
+            similarity, histograms = network.nearest(key, MOST_NEIGHBOURS)
             lumas = to_uint8(batch["filled"])[..., 0]
             truths = to_uint8(batch["rgb"])
             masks = batch["mask"][:, 0].bool().numpy()

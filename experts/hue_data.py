@@ -200,22 +200,24 @@ class HueDataModule(L.LightningDataModule):
 
     @torch.no_grad()
     def originals(self, ids: list[str]) -> tuple[np.ndarray, torch.Tensor]:
-        """The hue histograms of `ids`' originals (shares of pixels) and the pooled features
-        of their gray inputs (from the cache, or from the encoder as it is now)."""
+        """The hue histograms of `ids`' originals (shares of pixels) and the memory keys of
+        their gray inputs (from the cached features, or from the encoder as it is now)."""
         rows = self.store.index(ids)
         histograms = np.stack([normalised_histogram(np.array(self.store.gt[r])) for r in rows])
-        keys = []
-        for start in range(0, len(ids), self.settings.batch_size):
-            loaded = [
-                self.cache.load(self.paths[i])
-                for i in ids[start : start + self.settings.batch_size]
-            ]
+        device, step, keys = self.network.prior.device, self.settings.batch_size, []
+        for start in range(0, len(ids), step):
+            loaded = [self.cache.load(self.paths[i]) for i in ids[start : start + step]]
+            masks = [np.array(self.store.masks[r]) for r in rows[start : start + step]]
+            filled = torch.stack([parts[0] for parts in loaded]).to(device)
+            mask = torch.from_numpy(np.stack(masks))[:, None].float().to(device)
             if self.cache.features:
-                keys += [parts[-1] for parts in loaded]
+                levels = zip(*(parts[1:-1] for parts in loaded), strict=True)
+                maps = [torch.stack(level).to(device) for level in levels]
+                pooled = torch.stack([parts[-1] for parts in loaded]).to(device)
             else:
-                filled = torch.stack([parts[0] for parts in loaded]).to(self.network.prior.device)
-                keys += list(self.network.encode(filled)[1].cpu())
-        return histograms, torch.stack(keys)
+                maps, pooled = self.network.encode(filled)
+            keys.append(self.network.memory_key(maps, pooled, filled, mask).cpu())
+        return histograms, torch.cat(keys)
 
     def shapes(self, ids: list[str]) -> np.ndarray:
         """Each class's spread over the hue bins, from up to SHAPE_IMAGES of `ids`' originals."""

@@ -21,6 +21,8 @@ from hueroute.weights import LITE_VARIANTS, load_packaged_lite
 GRID = 4  # px between the pixels a whole image is described at
 POINT_INPUTS = 4  # besides the features: luma, lost or not, row, distance from the middle column
 ONE_BAND = (0.0, 256.0)  # the luma edges of shapes counted over all lumas at once
+KEY_MAPS = (2, 3)  # the maps (strides 16 and 32) whose means join the memory key
+GRAY_BINS = 32  # of the known pixels' gray histogram in the memory key
 
 
 @dataclass
@@ -117,7 +119,8 @@ class HueNet(nn.Module):
         self.register_buffer("luma_edges", torch.tensor(ONE_BAND))  # the shapes' bands
         self.register_buffer("prior", even.clone())
         self.register_buffer("global_prior", even.clone())
-        self.register_buffer("memory_keys", torch.zeros(0, self.encoder.num_features).half())
+        key_width = self.encoder.num_features + sum(channels[i] for i in KEY_MAPS) + GRAY_BINS
+        self.register_buffer("memory_keys", torch.zeros(0, key_width).half())
         self.register_buffer("memory_hists", torch.zeros(0, HUE_BINS).half())
 
     def train(self, mode: bool = True) -> "HueNet":
@@ -195,7 +198,7 @@ class HueNet(nn.Module):
             expected=expected,
             prior=self.prior.float().expand(n, -1),
             global_prior=self.global_prior.float().expand(n, -1),
-            neighbours=self.neighbour_prior(pooled),
+            neighbours=self.neighbour_prior(self.memory_key(maps, pooled, filled, mask)),
         )
 
     def expected_histogram(self, probabilities: torch.Tensor, lumas: torch.Tensor) -> torch.Tensor:
@@ -207,20 +210,41 @@ class HueNet(nn.Module):
         per_band = torch.einsum("npb,npk->nbk", in_band, probabilities.float()) / lumas.shape[1]
         return torch.einsum("nbk,bkc->nc", per_band, self.shapes.float())
 
-    def nearest(self, pooled: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def memory_key(
+        self,
+        maps: list[torch.Tensor],
+        pooled: torch.Tensor,
+        filled: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """(N, D) unit vectors that find a scene's other views: the pooled features, the means
+        of the stride-16 and stride-32 maps and the square root of the known pixels' gray
+        histogram, each of unit length, so that two keys' cosine is the mean of their parts'."""
+        if self.memory_keys.shape[1] == pooled.shape[1]:  # a model file from before: pooled only
+            return F.normalize(pooled.float(), dim=1)
+        gray = (filled.flatten(1).float() * 255).round().long() * GRAY_BINS // 256
+        known = (mask.flatten(1) < 0.5).float()
+        histogram = torch.zeros(len(gray), GRAY_BINS, device=gray.device)
+        histogram.scatter_add_(1, gray, known)
+        means = [maps[i].float().mean((2, 3)) for i in KEY_MAPS]
+        parts = [F.normalize(p, dim=1) for p in [pooled.float(), *means, histogram.sqrt()]]
+        return torch.cat(parts, 1) / len(parts) ** 0.5
+
+    def nearest(self, key: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The cosine similarities (N, k) and histograms (N, k, 180) of the `count` training
-        originals whose gray inputs look most like each image (k: `count` or all there are)."""
-        similarity = F.normalize(pooled.float(), dim=1) @ self.memory_keys.float().T
+        originals whose gray inputs' memory keys are nearest to `key` (N, D) (k: `count` or
+        all there are)."""
+        similarity = key @ self.memory_keys.float().T
         top, index = similarity.topk(min(count, similarity.shape[1]), dim=1)
         return top, self.memory_hists.float()[index]
 
-    def neighbour_prior(self, pooled: torch.Tensor) -> torch.Tensor:
+    def neighbour_prior(self, key: torch.Tensor) -> torch.Tensor:
         """(N, 180): the nearest training originals' histograms by the settings' count and
         temperature; the expert's prior where it remembers none."""
         if len(self.memory_keys) == 0:
-            return self.prior.float().expand(len(pooled), -1)
+            return self.prior.float().expand(len(key), -1)
         count, temperature = self.settings.neighbours, self.settings.neighbour_temperature
-        return neighbour_mix(*self.nearest(pooled, count), count, temperature)
+        return neighbour_mix(*self.nearest(key, count), count, temperature)
 
     def forward(self, gray: torch.Tensor, mask: torch.Tensor) -> HueOutput:
         """Image by image, so that an image's output (and the order the renderer sorts its
@@ -243,7 +267,7 @@ class HueNet(nn.Module):
         luma_edges: tuple[int, ...] = LUMA_EDGES,
     ) -> None:
         """Keep what the expert knows of its training originals: their mean histogram, their
-        pooled features with their histograms (the neighbours), and, for the global expert,
+        gray inputs' memory keys with their histograms (the neighbours), and, for the global expert,
         the class shapes and the global prior (a cluster expert keeps the global expert's)."""
         device = self.prior.device
         self.prior = torch.as_tensor(prior, dtype=torch.float32, device=device)

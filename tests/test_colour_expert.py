@@ -11,7 +11,13 @@ import pytest
 import torch
 import yaml
 
-from experts.hue_classes import LUMA_EDGES, class_shapes, luma_bands, pixel_classes
+from experts.hue_classes import (
+    LUMA_EDGES,
+    class_shapes,
+    luma_bands,
+    normalised_histogram,
+    pixel_classes,
+)
 from experts.hue_net import HueNet
 from experts.networks import build_network, rebuilt
 from experts.train import train_expert
@@ -19,7 +25,7 @@ from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.images import luma, read_gray, read_rgb, write_png
 from hueroute.metric import HUE_BINS, hue_counts
-from hueroute.run import GLOBAL, NOISE, Run
+from hueroute.run import GLOBAL, NOISE, Run, expert_split
 from hueroute.run.models import load_model
 
 SIZE = 64
@@ -134,6 +140,36 @@ def test_the_expert_remembers_its_training_originals(rule_run: Path) -> None:
     assert prior.sum() == pytest.approx(1.0, abs=1e-4)
     assert {int(prior.argmax()), int(np.argsort(prior)[-2])} <= set(range(50, 116))
     torch.testing.assert_close(network.prior, network.global_prior)
+
+
+def test_a_training_input_finds_its_own_original_by_its_memory_key(rule_run: Path) -> None:
+    run = Run.open(rule_run)
+    network = rebuilt(load_model(run.model_pt(GLOBAL, 0)))  # keys from the cached features
+    train_ids, _ = expert_split(run.clusters(), run.folds(), GLOBAL, 0)
+    table = run.train_table().set_index("id")
+    for name in train_ids:
+        gray = read_gray(table.loc[name, "input_path"])
+        truth = read_rgb(table.loc[name, "gt_path"])
+        image = torch.from_numpy(gray.copy())[None, None].float() / 255
+        mask = torch.from_numpy(gray != luma(truth))[None, None].float()
+        with torch.no_grad():
+            filled = network.fill_input(image, mask)
+            key = network.memory_key(*network.encode(filled), filled, mask)
+            similarity, histograms = network.nearest(key, 2)
+        assert key.norm().item() == pytest.approx(1.0, abs=1e-5)
+        assert similarity[0, 0].item() > 0.999 > similarity[0, 1].item()
+        np.testing.assert_allclose(histograms[0, 0], normalised_histogram(truth), atol=1e-3)
+
+
+def test_a_memory_of_pooled_features_alone_is_still_read() -> None:
+    network = HueNet(encoder_weights=None)
+    filled, mask = torch.rand(2, 1, 64, 64), torch.zeros(2, 1, 64, 64)
+    maps, pooled = network.encode(filled)
+    assert network.memory_key(maps, pooled, filled, mask).shape[1] == network.memory_keys.shape[1]
+    network.memory_keys = torch.zeros(0, pooled.shape[1]).half()  # a model file of before
+    torch.testing.assert_close(
+        network.memory_key(maps, pooled, filled, mask), torch.nn.functional.normalize(pooled)
+    )
 
 
 def test_features_are_cached_by_content_and_reused(rule_run: Path) -> None:
