@@ -4,8 +4,9 @@
 
 Prints which fold grouping the cluster stage chose (and the similarities it chose by), the
 scene clusters' adjusted Rand index against the true scenes (sources.csv; each noise image a
-scene of its own), the router embedding's sibling top-1 (the share of test inputs whose
-nearest training input is a view of the same photo), evaluate's test rows, and the sibling
+scene of its own), the sibling top-1 (the share of test inputs whose nearest training input
+is a view of the same photo) by the router embedding and by the memory key of the global
+expert's fold-0 model (what its neighbour prior retrieves by), evaluate's test rows, and the sibling
 oracle: the global expert's fold-averaged outputs with the neighbour prior replaced by the
 mean histogram of the test view's sibling views, rendered as the run renders.
 """
@@ -24,12 +25,14 @@ from ensemble.input_embeddings import run_embeddings
 from ensemble.predictor import RoutedPredictor
 from experts.colourise import colourise
 from experts.hue_classes import normalised_histogram
+from experts.networks import rebuilt
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_many
 from hueroute.images import read_gray, read_rgb
 from hueroute.metric import score_image
 from hueroute.preprocess import network_input
-from hueroute.run import GLOBAL, NOISE, Run
+from hueroute.run import GLOBAL, NOISE, Run, expert_split
+from hueroute.run.models import load_model
 
 
 def scene_ari(run: Run, sources: pd.DataFrame) -> float:
@@ -49,6 +52,24 @@ def sibling_top1(run: Run, train: pd.DataFrame, test: pd.DataFrame) -> float:
     )
     nearest = (vectors["test_input"] @ vectors["train_input"].T).argmax(1)
     return float((train["scene"].to_numpy()[nearest] == test["scene"].to_numpy()).mean())
+
+
+@torch.inference_mode()
+def memory_sibling_top1(run: Run, train: pd.DataFrame, test: pd.DataFrame) -> float:
+    model = load_model(run.model_pt(GLOBAL, 0))
+    network = rebuilt(model)
+    remembered, _ = expert_split(run.clusters(), run.folds(), GLOBAL, 0)  # the memory's rows
+    scenes = train.set_index("id").loc[remembered, "scene"].to_numpy()
+    found = []
+    for row in test.itertuples():
+        gray = read_gray(row.input_path)
+        small, region = network_input(gray, detect_lost_region(gray), model.settings.image_size)
+        image = torch.from_numpy(small)[None, None].float() / 255
+        mask = torch.from_numpy(region)[None, None].float()
+        filled = network.fill_input(image, mask)
+        key = network.memory_key(*network.encode(filled), filled, mask)
+        found.append(scenes[int((key @ network.memory_keys.float().T).argmax())] == row.scene)
+    return float(np.mean(found))
 
 
 @torch.inference_mode()
@@ -100,6 +121,8 @@ def main(root: Path) -> None:
     if has_siblings.any():
         top1 = sibling_top1(run, train, test[has_siblings])
         print(f"router embedding's sibling top-1: {top1:.3f} of {has_siblings.sum()} test views")
+        top1 = memory_sibling_top1(run, train, test[has_siblings])
+        print(f"memory key's sibling top-1: {top1:.3f}")
         oracle = sibling_oracle(run, train, test[has_siblings])
         print("sibling oracle: " + ", ".join(f"{k} {v:.4f}" for k, v in oracle.items()))
     scores = pd.read_csv(run.scores_csv, dtype={"cluster": str})
