@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from clustering.cache import file_digest
 from clustering.clusterer import NOISE
-from hueroute.files import atomic_path
+from hueroute.files import save_figure
 from hueroute.images import open_image
 
 THUMBNAILS = 4  # photos shown per cluster
@@ -74,5 +74,4 @@ def plot_clusters(
             if column == 0:
                 axis.set_ylabel(f"cluster {label}", fontsize="small")
     figure.tight_layout()
-    with atomic_path(out) as tmp:
-        figure.savefig(tmp, format="png", dpi=80)
+    save_figure(figure, out, dpi=80)

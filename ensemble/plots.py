@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from hueroute.files import atomic_path
+from hueroute.files import save_figure
 
 
 def plot_calibration(bins: pd.DataFrame, metrics: dict, out: Path) -> None:
@@ -27,5 +27,4 @@ def plot_calibration(bins: pd.DataFrame, metrics: dict, out: Path) -> None:
         fontsize=10,
     )
     axes.legend(loc="upper left", fontsize=8)
-    with atomic_path(out) as target:
-        figure.savefig(target, format="png", dpi=110)
+    save_figure(figure, out, dpi=110)

@@ -20,10 +20,9 @@ from experts.refine_module import FillRefiner, StopWhenDone
 from experts.refine_net import Correction, build_correction, refine_lumas
 from hueroute.config import RefineConfig
 from hueroute.errors import InputError
-from hueroute.files import atomic_path, write_text_atomic
+from hueroute.files import atomic_path, save_figure, write_text_atomic
 from hueroute.images import luma
 from hueroute.metric import masked_ssim, ssim
-from hueroute.report import save_figure
 from hueroute.run import Run
 from hueroute.tensors import native_bf16, pick_device, training_device
 from hueroute.threads import thread_map

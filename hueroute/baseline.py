@@ -2,10 +2,9 @@
 
 import numpy as np
 
+from hueroute.config import BASELINE_FILL
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_lost_region
-
-BASELINE_FILL = "telea"  # the OpenCV reference every restorer is measured against
 
 
 def baseline_restore(

@@ -15,7 +15,11 @@ from pydantic import (
 )
 
 from hueroute.errors import InputError
-from hueroute.fills import FILLS
+
+# the fills of the lost region that hueroute.fills implements, named here so that the settings
+# load neither OpenCV nor torch
+FILL_NAMES = ("telea", "ns", "fsr-fast", "fsr-best", "push-pull")
+BASELINE_FILL = "telea"  # the OpenCV reference every restorer is measured against
 
 
 class Section(BaseModel):
@@ -144,7 +148,7 @@ class TrainConfig(Section):
     network: Literal["colour", "joint", "two-stage"] = Field(
         "colour", description="restorer network"
     )
-    fill: str = Field("fsr-fast", description=f"fill of the lost region: {', '.join(FILLS)}")
+    fill: str = Field("fsr-fast", description=f"fill of the lost region: {', '.join(FILL_NAMES)}")
     encoder: str = Field(
         "tu-tf_efficientnet_lite0",
         description="encoder: the U-Net's, or the colour expert's (an EfficientNet-Lite)",
@@ -214,8 +218,8 @@ class TrainConfig(Section):
     @field_validator("fill")
     @classmethod
     def known_fill(cls, name: str) -> str:
-        if name not in FILLS:
-            raise ValueError(f"unknown fill {name!r}; choose from {', '.join(FILLS)}")
+        if name not in FILL_NAMES:
+            raise ValueError(f"unknown fill {name!r}; choose from {', '.join(FILL_NAMES)}")
         return name
 
 

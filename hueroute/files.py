@@ -5,8 +5,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hueroute.errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -60,6 +64,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def save_figure(figure: "Figure", path: Path, dpi: int = 100) -> None:
+    """A matplotlib figure as the PNG `path`, written atomically."""
+    with atomic_path(path) as target:
+        figure.savefig(target, format="png", dpi=dpi)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

@@ -15,9 +15,9 @@ from experts.refine_stage import refine_run
 from experts.stage import train_experts
 from hueroute.errors import InputError
 from hueroute.progress import console
-from hueroute.report import write_report
 from hueroute.run import GLOBAL, STAGES, Run, tuned_settings
 from pipeline.budget import BUDGETED, Budget, epoch_images
+from pipeline.report import write_report
 from search.stage import search_studies, searched_experts, tune_render
 from search.storage import storage_url
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import optuna
 from optuna.visualization import matplotlib as optuna_plots
 
-from hueroute.files import atomic_path
+from hueroute.files import save_figure
 
 MIN_TRIALS_FOR_IMPORTANCE = 4
 
@@ -20,8 +20,7 @@ def save_axes(axes: plt.Axes, path: Path) -> None:
     figure = axes.figure
     figure.set_size_inches(7, 4.5)
     figure.tight_layout()
-    with atomic_path(path) as target:
-        figure.savefig(target, format="png", dpi=110)
+    save_figure(figure, path, dpi=110)
     plt.close(figure)
 
 

@@ -1,6 +1,8 @@
 """The foundation commands end to end on a dataset made from the bundled samples."""
 
 import json
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -90,6 +92,20 @@ def test_help_lists_commands_in_pipeline_order_with_plain_flags_and_defaults() -
     assert "<bool>" not in search and "--force Delete" in search
     assert "(default: search.trials)" in search
     assert "[default: report]" in invoke("run", "--help")
+
+
+def test_help_loads_no_image_or_learning_library() -> None:
+    heavy = ("torch", "cv2", "pandas", "numpy", "matplotlib", "sklearn", "PIL")
+    for command in ([], ["run"], ["train"], ["baseline"]):
+        code = (
+            "import sys\nfrom hueroute.cli import app\n"
+            f"try:\n    app({[*command, '--help']!r})\nexcept SystemExit:\n    pass\n"
+            f"print('loaded:', *(m for m in {heavy!r} if m in sys.modules))"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "Usage:" in done.stdout
+        assert done.stdout.splitlines()[-1] == "loaded:", (command, done.stdout[-200:])
 
 
 def test_version() -> None:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from hueroute.config import BASELINE_FILL, FILL_NAMES
 from hueroute.errors import InputError
 from hueroute.fills import FILLS, fill_lost_region, fill_many, remembered_fill
 from hueroute.images import read_gray, write_png
@@ -13,6 +14,11 @@ def textured(height: int, width: int) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
     noise = np.random.default_rng(0).normal(0, 6, (height, width))
     return np.clip(100 + 60 * np.sin(x / 7) * np.cos(y / 5) + noise, 0, 255).astype(np.uint8)
+
+
+def test_the_settings_name_every_fill_and_no_other() -> None:
+    assert tuple(FILLS) == FILL_NAMES
+    assert BASELINE_FILL in FILLS
 
 
 @pytest.mark.parametrize("name", list(FILLS))

@@ -32,8 +32,8 @@ from experts.refine_stage import (
 )
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
-from hueroute.report import write_report
 from hueroute.run import Run
+from pipeline.report import write_report
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 

@@ -1,15 +1,17 @@
 """`hueroute cluster`: embeddings, clusters and folds of a run's training set."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from hueroute.cli.app import Force, command
 from hueroute.progress import console, results
 from hueroute.run import Run
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @command("cluster")
@@ -27,7 +29,7 @@ def cluster_command(
     show_clusters(cluster_run(opened), opened)
 
 
-def show_clusters(sizes: pd.DataFrame, run: Run) -> None:
+def show_clusters(sizes: "pd.DataFrame", run: Run) -> None:
     view = Table(title=f"clusters of {run.root}")
     for column in sizes.columns:
         view.add_column(column, justify="right")

@@ -4,20 +4,14 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from hueroute.baseline import BASELINE_FILL, baseline_restore
-from hueroute.batch import map_folder
 from hueroute.cli.app import Force, command
-from hueroute.dataset import make_dataset
-from hueroute.detect import detect_lost_region
-from hueroute.files import write_text_atomic
-from hueroute.fills import FILLS, fill_named
-from hueroute.layout import check_dataset
+from hueroute.config import BASELINE_FILL, FILL_NAMES
 from hueroute.progress import console, results
-from hueroute.scoring import score_predictions, summarise
+
+# each command imports what it works with, so that `hueroute --help` loads no image library
 
 
 def report_batch(out: Path, written: int, skipped: int) -> None:
@@ -54,6 +48,8 @@ def make_dataset_command(
     force: Force = False,
 ) -> None:
     """Make a dataset in the competition's layout from any folder of colour photos."""
+    from hueroute.dataset import make_dataset
+
     sources = make_dataset(
         photos, out, size, copies, test_fraction, seed, force, skip_bad, views, split
     )
@@ -68,6 +64,8 @@ def make_dataset_command(
 @command("check")
 def check_command(data: Annotated[Path, typer.Argument(help="Dataset folder.")]) -> None:
     """Check a dataset: CSV columns and ids, every file present, decodable and the right size."""
+    from hueroute.layout import check_dataset
+
     counts = check_dataset(data)
     console.print(f"{data} is well formed: {counts['train']} train, {counts['test']} test rows")
 
@@ -79,6 +77,10 @@ def detect_masks_command(
     force: Force = False,
 ) -> None:
     """Find the lost region of each gray input and write it as a 0/255 PNG."""
+    import numpy as np
+
+    from hueroute.batch import map_folder
+    from hueroute.detect import detect_lost_region
 
     def mask_image(gray: np.ndarray) -> np.ndarray:
         return detect_lost_region(gray).astype(np.uint8) * 255
@@ -91,11 +93,17 @@ def baseline_command(
     inputs: Annotated[Path, typer.Argument(help="Folder of damaged gray inputs.")],
     out: Annotated[Path, typer.Argument(help="Folder for the restored RGB PNGs.")],
     fill: Annotated[
-        str, typer.Option(help=f"Fill of the lost region: {', '.join(FILLS)}.")
+        str, typer.Option(help=f"Fill of the lost region: {', '.join(FILL_NAMES)}.")
     ] = BASELINE_FILL,
     force: Force = False,
 ) -> None:
     """Restore with the reference method: the gray input, lost region filled (Telea)."""
+    import numpy as np
+
+    from hueroute.baseline import baseline_restore
+    from hueroute.batch import map_folder
+    from hueroute.fills import fill_named
+
     fill_named(fill)  # an unknown name fails before any work
 
     def restore(gray: np.ndarray) -> np.ndarray:
@@ -116,6 +124,9 @@ def score_command(
     per_image: Annotated[Path | None, typer.Option(help="Write per-image scores here.")] = None,
 ) -> None:
     """Score predictions with the competition's formula: 0.2 S + 0.4 M + 0.4 C."""
+    from hueroute.files import write_text_atomic
+    from hueroute.scoring import score_predictions, summarise
+
     table = score_predictions(gt, pred, masks, inputs)
     if per_image is not None:
         write_text_atomic(per_image, table.to_csv(index=False))

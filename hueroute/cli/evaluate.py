@@ -1,15 +1,17 @@
 """`hueroute evaluate`: global-only, routed and oracle-routed scores, per cluster."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from hueroute.cli.app import Force, command
 from hueroute.progress import console, results
 from hueroute.run import Run
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @command("evaluate")
@@ -19,6 +21,8 @@ def evaluate_command(
 ) -> None:
     """Score baseline, global, routed and oracle on held-out folds (and the test split when
     test_gt/ exists); choose the cluster experts submit routes to."""
+    import pandas as pd
+
     from ensemble.evaluate import evaluate_run
 
     opened = Run.open(run)
@@ -30,7 +34,7 @@ def evaluate_command(
     show_scores(scores, opened)
 
 
-def show_scores(scores: pd.DataFrame, run: Run) -> None:
+def show_scores(scores: "pd.DataFrame", run: Run) -> None:
     """The score of each strategy by split and cluster, and the experts submit routes to."""
     from ensemble.evaluate import STRATEGIES
 

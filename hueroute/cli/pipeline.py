@@ -85,7 +85,7 @@ def run_command(
 @command("report")
 def report_command(run: Annotated[Path, typer.Argument(help="Run folder.")]) -> None:
     """Write RUN/report/index.html: clusters, studies, experts, router, scores, samples."""
-    from hueroute.report import write_report
+    from pipeline.report import write_report
 
     console.print(f"wrote {write_report(Run.open(run))}")
 

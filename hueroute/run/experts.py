@@ -1,19 +1,23 @@
 """The clusters and folds tables of a run and the experts they define."""
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from hueroute.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NOISE = -1  # the cluster of images in no cluster, in clusters.csv
 GLOBAL = "global"  # the expert of every image, beside one expert per cluster
 
 
-def read_run_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+def read_run_table(path: Path, columns: tuple[str, ...]) -> "pd.DataFrame":
     """clusters.csv or folds.csv of a run, with a clear error when the stage has not run."""
     if not path.is_file():
         raise InputError(path, "does not exist: run `hueroute cluster` first")
+    import pandas as pd
+
     table = pd.read_csv(path, dtype={"id": str})
     missing = [c for c in columns if c not in table.columns]
     if missing:
@@ -26,14 +30,14 @@ def expert_of(cluster: int) -> str:
     return GLOBAL if cluster == NOISE else f"cluster{cluster}"
 
 
-def expert_names(clusters: pd.DataFrame) -> list[str]:
+def expert_names(clusters: "pd.DataFrame") -> list[str]:
     """`global`, then one expert per cluster found (noise has none)."""
     found = sorted(int(c) for c in clusters["cluster"].unique() if c != NOISE)
     return [GLOBAL, *(expert_of(c) for c in found)]
 
 
 def expert_split(
-    clusters: pd.DataFrame, folds: pd.DataFrame, expert: str, fold: int
+    clusters: "pd.DataFrame", folds: "pd.DataFrame", expert: str, fold: int
 ) -> tuple[list[str], list[str]]:
     """Training and validation ids of `expert` on `fold`: its images out of and in the fold."""
     table = clusters.merge(folds, on="id")

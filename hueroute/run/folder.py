@@ -4,14 +4,15 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from hueroute.config import Config, commented_yaml, load_config, preset_config
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
-from hueroute.layout import TRAIN_COLUMNS, read_table
 from hueroute.run.experts import GLOBAL, expert_names, read_run_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CONFIG_NAME = "config.yaml"
 RENDER_STUDY = "render"  # the study of the colour expert's rendering, beside the experts' own
@@ -66,6 +67,8 @@ class Run:
         config_path = root / CONFIG_NAME
         if config_path.exists() and not force:
             raise InputError(config_path, "exists already (--force to replace it)")
+        from hueroute.layout import TRAIN_COLUMNS, read_table  # OpenCV loads only when used
+
         read_table(data / "train.csv", TRAIN_COLUMNS)
         config = preset_config(preset, data.resolve())
         header = f"# hueroute run, from the {preset!r} preset; edit freely, it is validated.\n"
@@ -97,10 +100,10 @@ class Run:
     def cluster_json(self) -> Path:
         return self.root / "cluster.json"
 
-    def clusters(self) -> pd.DataFrame:
+    def clusters(self) -> "pd.DataFrame":
         return read_run_table(self.clusters_csv, ("id", "cluster"))
 
-    def folds(self) -> pd.DataFrame:
+    def folds(self) -> "pd.DataFrame":
         return read_run_table(self.folds_csv, ("id", "fold"))
 
     def experts(self) -> list[str]:
@@ -204,8 +207,10 @@ class Run:
             raise InputError(self.choice_json, problem) from error
         return choice
 
-    def train_table(self) -> pd.DataFrame:
+    def train_table(self) -> "pd.DataFrame":
         """train.csv of the run's dataset, paths resolved and checked."""
+        from hueroute.layout import TRAIN_COLUMNS, read_table
+
         return read_table(self.config.data / "train.csv", TRAIN_COLUMNS)
 
     def trained(self, experts: list[str]) -> bool:

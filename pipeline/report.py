@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hueroute.config import settings_text
-from hueroute.files import atomic_path, write_text_atomic
+from hueroute.files import save_figure, write_text_atomic
 from hueroute.images import read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.predictions import prediction_reader
@@ -34,11 +34,6 @@ def figure_html(run: Run, path: Path, caption: str) -> str:
         return ""
     source = html.escape(os.path.relpath(path, run.report_dir))
     return f'<figure><img src="{source}"><figcaption>{html.escape(caption)}</figcaption></figure>'
-
-
-def save_figure(figure: Figure, out: Path) -> None:
-    with atomic_path(out) as target:
-        figure.savefig(target, format="png", dpi=100)
 
 
 def clusters_section(run: Run) -> str:
