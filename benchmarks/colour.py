@@ -23,8 +23,8 @@ from experts.hue_net import HueOutput
 from experts.render import paint
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_lost_region
+from hueroute.image_score import hist_similarity, hue_channel, hue_counts
 from hueroute.images import luma, read_gray, read_rgb
-from hueroute.metric import hist_similarity, hue_channel, hue_counts
 from hueroute.run import GLOBAL, Run
 
 PARTS = ("expected", "prior", "neighbours")

@@ -17,8 +17,8 @@ import pandas as pd
 from restorers import dataset
 
 from hueroute.fills import FILLS, fill_lost_region
+from hueroute.image_score import score_image
 from hueroute.images import read_gray, read_rgb
-from hueroute.metric import score_image
 
 SLOW = {"fsr-best"}
 

@@ -16,8 +16,8 @@ from hueroute.baseline import baseline_restore
 from hueroute.batch import map_folder
 from hueroute.dataset import make_dataset
 from hueroute.detect import detect_lost_region
+from hueroute.folder_score import score_predictions, summarise
 from hueroute.images import luma, read_gray, read_rgb
-from hueroute.scoring import score_predictions, summarise
 
 
 def dataset(photos: Path, work: Path, size: int, copies: int) -> Path:

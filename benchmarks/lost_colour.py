@@ -23,7 +23,7 @@ from colour import global_outputs
 from ensemble.predictor import RoutedPredictor
 from experts.colour import LUMA
 from experts.colourise import colourise
-from hueroute.metric import score_image
+from hueroute.image_score import score_image
 from hueroute.run import Run
 from hueroute.threads import thread_map
 

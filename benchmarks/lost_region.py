@@ -22,8 +22,8 @@ from restorers import dataset
 
 from experts.refine_stage import read_refiner
 from hueroute.fills import fill_lost_region
+from hueroute.image_score import masked_ssim
 from hueroute.images import luma, read_gray, read_rgb
-from hueroute.metric import masked_ssim
 from hueroute.run import Run
 
 SIGMAS = (1, 2, 4, 8)

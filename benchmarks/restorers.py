@@ -33,9 +33,9 @@ from experts.store import open_store
 from hueroute.baseline import baseline_restore
 from hueroute.config import LossConfig, TrainConfig
 from hueroute.dataset import make_dataset
+from hueroute.image_score import score_image
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.layout import TRAIN_COLUMNS, read_table
-from hueroute.metric import score_image
 
 NETWORKS = {
     "two-stage (ResNet-34)": ("two-stage", "resnet34", None),

@@ -28,8 +28,8 @@ from experts.hue_classes import normalised_histogram
 from experts.networks import rebuilt
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_many
+from hueroute.image_score import score_image
 from hueroute.images import read_gray, read_rgb
-from hueroute.metric import score_image
 from hueroute.preprocess import network_input
 from hueroute.run import GLOBAL, NOISE, Run, expert_split
 from hueroute.run.models import load_model

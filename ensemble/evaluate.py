@@ -16,9 +16,9 @@ from hueroute.baseline import baseline_restore
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
+from hueroute.image_score import score_image
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, read_table
-from hueroute.metric import score_image
 from hueroute.progress import track
 from hueroute.run import GLOBAL, NOISE, Run, expert_of
 from hueroute.threads import thread_map

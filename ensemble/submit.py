@@ -20,7 +20,7 @@ from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
 from hueroute.images import read_gray, write_png
 from hueroute.layout import TEST_COLUMNS, read_table
-from hueroute.predictions import prediction_reader
+from hueroute.prediction_files import prediction_reader
 from hueroute.progress import track
 from hueroute.run import GLOBAL, RENDER_STUDY, Run
 

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from experts.colour import rgb_to_chroma
+from hueroute.image_score import HUE_BINS, hue_channel, hue_counts
 from hueroute.images import luma
-from hueroute.metric import HUE_BINS, hue_channel, hue_counts
 
 # the luma bands class shapes are counted in: near black and white a near-gray pixel is more
 # often exactly gray (bin 0), in between more often on the spikes of a small max - min

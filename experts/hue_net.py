@@ -15,7 +15,7 @@ from experts.hue_classes import LUMA_EDGES
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_many
-from hueroute.metric import HUE_BINS
+from hueroute.image_score import HUE_BINS
 from hueroute.weights import LITE_VARIANTS, load_packaged_lite
 
 GRID = 4  # px between the pixels a whole image is described at

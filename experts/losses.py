@@ -6,7 +6,7 @@ from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from hueroute.config import LossConfig
-from hueroute.metric import HUE_BINS
+from hueroute.image_score import HUE_BINS
 
 LOSS_BANDWIDTH = 2.0  # bins: the loss's histogram is smoothed for useful gradients
 LOSS_GRAY_CHROMA = 0.05  # chroma over which a pixel counts fully in its hue's bins

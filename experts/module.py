@@ -16,7 +16,7 @@ from torch import nn
 from experts.losses import RestorationLoss
 from hueroute.config import TrainConfig
 from hueroute.errors import Interrupted
-from hueroute.metric import score_image
+from hueroute.image_score import score_image
 from hueroute.tensors import to_uint8
 from hueroute.threads import thread_map
 

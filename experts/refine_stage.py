@@ -21,8 +21,8 @@ from experts.refine_net import Correction, build_correction, refine_lumas
 from hueroute.config import RefineConfig
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, save_figure, write_text_atomic
+from hueroute.image_score import masked_ssim, ssim
 from hueroute.images import luma
-from hueroute.metric import masked_ssim, ssim
 from hueroute.run import Run
 from hueroute.tensors import native_bf16, pick_device, training_device
 from hueroute.threads import thread_map

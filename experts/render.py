@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hueroute.metric import HUE_BINS, hue_channel
+from hueroute.image_score import HUE_BINS, hue_channel
 
 PIL_LUMA = (19595, 38470, 7471)  # PIL's "L" in 16-bit fixed point: (R, G, B) weights
 LUMA = np.array(PIL_LUMA) / 65536

@@ -26,8 +26,8 @@ from experts.store import store_key
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
+from hueroute.image_score import score_image
 from hueroute.images import write_png
-from hueroute.metric import score_image
 from hueroute.progress import console
 from hueroute.run import GLOBAL, Run, expert_names, expert_split, tuned_settings
 from hueroute.run.models import SavedModel, load_model, save_model, training_digest

@@ -13,7 +13,7 @@ from hueroute.config import settings_text
 from hueroute.files import save_figure, write_text_atomic
 from hueroute.images import read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, read_table
-from hueroute.predictions import prediction_reader
+from hueroute.prediction_files import prediction_reader
 from hueroute.run import GLOBAL, Run
 from hueroute.run.models import load_model
 

@@ -13,7 +13,7 @@ from hueroute.run import GLOBAL, RENDER_STUDY, Run, tuned_settings
 from hueroute.run.models import load_model
 from search.objective import FOLD
 from search.plots import plot_study
-from search.render import open_render_study, tune_rendering
+from search.render_study import open_render_study, tune_rendering
 from search.storage import shown_url
 from search.study import delete_study, finished, search_expert, write_best_params
 

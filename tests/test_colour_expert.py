@@ -23,8 +23,8 @@ from experts.networks import build_network, rebuilt
 from experts.train import train_expert
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
+from hueroute.image_score import HUE_BINS, hue_counts
 from hueroute.images import luma, read_gray, read_rgb, write_png
-from hueroute.metric import HUE_BINS, hue_counts
 from hueroute.run import GLOBAL, NOISE, Run, expert_split
 from hueroute.run.models import load_model
 

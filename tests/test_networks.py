@@ -16,8 +16,8 @@ from hueroute.config import LossConfig, TrainConfig
 from hueroute.data import samples_dir
 from hueroute.errors import InputError
 from hueroute.fills import push_pull
+from hueroute.image_score import hue_histogram
 from hueroute.images import luma, read_rgb
-from hueroute.metric import hue_histogram
 from hueroute.weights import hub_reachable, packaged_lite_file
 
 LITE0 = "tu-tf_efficientnet_lite0"

@@ -18,8 +18,8 @@ from experts.render import (
 )
 from hueroute.config import ColourConfig
 from hueroute.data import samples_dir
+from hueroute.image_score import HUE_BINS, hist_similarity, hue_channel
 from hueroute.images import luma, read_rgb
-from hueroute.metric import HUE_BINS, hist_similarity, hue_channel
 
 
 def sample_photos() -> list[np.ndarray]:

@@ -11,8 +11,8 @@ from skimage.metrics import structural_similarity
 
 from hueroute.data import samples_dir
 from hueroute.dataset import square
-from hueroute.metric import hist_similarity, masked_ssim, score_image, ssim
-from hueroute.scoring import score_predictions, summarise
+from hueroute.folder_score import score_predictions, summarise
+from hueroute.image_score import hist_similarity, masked_ssim, score_image, ssim
 
 
 def competition_score(gt: np.ndarray, pred: np.ndarray, mask: np.ndarray) -> float:

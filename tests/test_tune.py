@@ -12,7 +12,7 @@ from ensemble.predictor import RoutedPredictor
 from experts.held_out import held_out_outputs, spread_pick
 from hueroute.config import setting
 from hueroute.run import GLOBAL, RENDER_STUDY, Run, tuned_settings
-from search.render import SHARP_NEIGHBOUR, SPACE, open_render_study, render_score
+from search.render_study import SHARP_NEIGHBOUR, SPACE, open_render_study, render_score
 from search.storage import storage_url
 from tests.cli_helpers import succeed
 from tests.test_search import edit_config, smoke_run

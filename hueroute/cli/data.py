@@ -125,7 +125,7 @@ def score_command(
 ) -> None:
     """Score predictions with the competition's formula: 0.2 S + 0.4 M + 0.4 C."""
     from hueroute.files import write_text_atomic
-    from hueroute.scoring import score_predictions, summarise
+    from hueroute.folder_score import score_predictions, summarise
 
     table = score_predictions(gt, pred, masks, inputs)
     if per_image is not None:

@@ -8,9 +8,9 @@ import pandas as pd
 from hueroute.detect import detect_lost_region
 from hueroute.errors import InputError
 from hueroute.files import list_images
+from hueroute.image_score import MIN_MASKED_PIXELS, WEIGHTS, score_image
 from hueroute.images import read_gray, read_rgb
-from hueroute.metric import MIN_MASKED_PIXELS, WEIGHTS, score_image
-from hueroute.predictions import prediction_reader
+from hueroute.prediction_files import prediction_reader
 from hueroute.progress import track
 
 

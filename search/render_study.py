@@ -12,7 +12,7 @@ import optuna
 from experts.colourise import colourise
 from experts.held_out import MOST_NEIGHBOURS, HeldOut
 from hueroute.config import ColourConfig, TrainConfig, setting, with_params
-from hueroute.metric import score_image
+from hueroute.image_score import score_image
 from hueroute.run import RENDER_STUDY, Run
 from hueroute.threads import thread_map
 from search.study import open_study, optimize_until, write_best_params
