@@ -24,7 +24,6 @@ SEARCH_SHARE = 0.15  # of the budget, for the global expert's study
 TUNE_SHARE = 0.1  # of what the search leaves, for the colour expert's render study
 GLOBAL_SHARE = 0.6  # of the training time, for the global expert when there are clusters
 VALIDATION_MARGIN = 0.85  # of a fold's time planned for training images; the rest validates
-BUDGETED = ("cluster", "refine", "search", "train-global", "tune", "train-clusters")
 
 
 @dataclass

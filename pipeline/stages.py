@@ -15,13 +15,11 @@ from experts.refine_stage import refine_run
 from experts.stage import train_experts
 from hueroute.errors import InputError
 from hueroute.progress import console
-from hueroute.run import GLOBAL, STAGES, Run, tuned_settings
-from pipeline.budget import BUDGETED, Budget, epoch_images
+from hueroute.run import GLOBAL, PIPELINE, STAGES, Run, tuned_settings
+from pipeline.budget import Budget, epoch_images
 from pipeline.report import write_report
 from search.stage import search_studies, searched_experts, tune_render
 from search.storage import storage_url
-
-ALWAYS = ("submit", "report")  # cheap when nothing changed, and they check that themselves
 
 
 @dataclass(frozen=True)
@@ -143,19 +141,21 @@ def run_pipeline(
         raise InputError(f"--until {until}", f"is not a stage; choose from {', '.join(STAGES)}")
     budget = Budget(run, budget_seconds) if budget_seconds else None
     done = []
-    for stage in STAGES[: STAGES.index(until) + 1]:
-        console.rule(f"[bold]{stage}")
+    for stage in PIPELINE[: STAGES.index(until) + 1]:
+        console.rule(f"[bold]{stage.name}")
         started = time.perf_counter()
         result = None
-        if run.is_done(stage) and stage not in ALWAYS:
-            console.print(f"{stage}: done already in {run.root} (--force on its command to redo)")
+        if stage.done(run) and not stage.always:
+            console.print(
+                f"{stage.name}: done already in {run.root} (--force on its command to redo)"
+            )
         else:
-            result = STAGE_FUNCTIONS[stage](run, budget)
+            result = STAGE_FUNCTIONS[stage.name](run, budget)
             if show is not None:
-                show(stage, result)
+                show(stage.name, result)
         seconds = time.perf_counter() - started
-        done.append(StageRun(stage, seconds, run.stage_output(stage), result))
-        if budget and stage in BUDGETED:
-            budget.used[stage] = seconds
+        done.append(StageRun(stage.name, seconds, stage.output(run), result))
+        if budget and stage.budgeted:
+            budget.used[stage.name] = seconds
             budget.write()
     return done

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import time
 import warnings
 from collections.abc import Callable
 
@@ -76,20 +77,38 @@ def optimize_until(
     timeout: float | None = None,
 ) -> optuna.Study:
     """Run `study` until it holds `trials` finished trials across all its workers (or this
-    worker's `timeout` passes); a failing trial is recorded as failed and the study goes on."""
-    left = trials - finished(study)
-    if left > 0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(
-                objective,
-                n_trials=left,
-                timeout=timeout,
-                catch=(Exception,),
-                callbacks=[MaxTrialsCallback(trials, states=FINISHED)],
-                gc_after_trial=True,
-            )
+    worker's `timeout` passes); a failing trial is recorded as failed and the study goes on.
+    A study with no completed trial runs one first however little time is left, so a spent
+    budget still leaves settings to use (the render study's first are the trained ones)."""
+    started = time.monotonic()
+    if timeout is not None and trials > finished(study) and not completed(study):
+        optimize(study, objective, finished(study) + 1, None)
+        timeout -= time.monotonic() - started
+    if trials > finished(study) and (timeout is None or timeout > 0):
+        optimize(study, objective, trials, timeout)
     return study
+
+
+def optimize(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    trials: int,
+    timeout: float | None,
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(
+            objective,
+            n_trials=trials - finished(study),
+            timeout=timeout,
+            catch=(Exception,),
+            callbacks=[MaxTrialsCallback(trials, states=FINISHED)],
+            gc_after_trial=True,
+        )
+
+
+def completed(study: optuna.Study) -> bool:
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
 def best_params(study: optuna.Study) -> dict | None:

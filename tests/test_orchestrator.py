@@ -17,11 +17,11 @@ from ensemble.submit import submit_run
 from experts.stage import train_experts
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
-from hueroute.run import GLOBAL, STAGES, Run
+from hueroute.run import BUDGETED, GLOBAL, PIPELINE, STAGES, Run
 from hueroute.run.models import load_model
 from pipeline import stages as pipeline_stages
-from pipeline.budget import BUDGETED, REFINE_SHARE, Budget, parse_duration
-from pipeline.stages import ALWAYS, run_pipeline
+from pipeline.budget import REFINE_SHARE, Budget, parse_duration
+from pipeline.stages import run_pipeline
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -64,11 +64,17 @@ def stepwise(
     return run, calls
 
 
+def test_every_stage_of_the_registry_has_its_function_and_nothing_else() -> None:
+    assert tuple(pipeline_stages.STAGE_FUNCTIONS) == STAGES
+    assert set(BUDGETED) < set(STAGES)
+
+
 def test_the_pipeline_resumes_after_any_stage(stepwise: tuple[Path, dict]) -> None:
     run, calls = stepwise
+    always = [s.name for s in PIPELINE if s.always]
     for stage in STAGES:
         earlier = STAGES[: STAGES.index(stage)]
-        assert calls[stage] == [*(s for s in earlier if s in ALWAYS), stage], stage
+        assert calls[stage] == [*(s for s in earlier if s in always), stage], stage
         assert Run.open(run).is_done(stage)
     assert zipfile.ZipFile(run / "submission.zip").namelist()
 

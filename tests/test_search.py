@@ -28,7 +28,7 @@ from hueroute.layout import TRAIN_COLUMNS, read_table
 from hueroute.run import GLOBAL, NOISE, Run, tuned_settings
 from search.space import SCHEDULERS, suggest_settings
 from search.storage import storage_url
-from search.study import make_pruner, open_study
+from search.study import make_pruner, open_study, optimize_until
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -368,3 +368,19 @@ def test_cluster_experts_without_a_study_train_with_the_global_best_params(
     result = succeed("search", run)
     assert "search.cluster_studies is off" in result.stderr
     assert "cluster0: not searched yet" not in result.stderr
+
+
+def test_a_spent_time_budget_still_completes_one_trial_then_stops() -> None:
+    study = optuna.create_study(direction="maximize")
+    seen: list[float] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        seen.append(trial.suggest_float("x", 0, 1))
+        return seen[-1]
+
+    optimize_until(study, objective, trials=5, timeout=-10.0)
+    assert len(seen) == 1 and study.best_value == seen[0]
+    optimize_until(study, objective, trials=5, timeout=-10.0)  # one is there: none more
+    assert len(seen) == 1
+    optimize_until(study, objective, trials=3, timeout=None)
+    assert len(seen) == 3

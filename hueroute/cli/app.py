@@ -12,29 +12,13 @@ from typer.core import TyperGroup
 
 from hueroute.errors import InputError, Interrupted
 from hueroute.progress import console
+from hueroute.run import STAGE_COMMANDS
 
 Force = Annotated[bool, typer.Option("--force", help="Redo finished outputs.")]
 
 # `hueroute --help` lists the commands in the order a user runs them
-COMMAND_ORDER = (
-    "make-dataset",
-    "check",
-    "detect-masks",
-    "baseline",
-    "score",
-    "init",
-    "cluster",
-    "refine",
-    "search",
-    "train",
-    "tune",
-    "route",
-    "evaluate",
-    "submit",
-    "report",
-    "run",
-    "demo",
-)
+DATA_COMMANDS = ("make-dataset", "check", "detect-masks", "baseline", "score", "init")
+COMMAND_ORDER = (*DATA_COMMANDS, *STAGE_COMMANDS, "run", "demo")
 
 
 class PipelineOrder(TyperGroup):

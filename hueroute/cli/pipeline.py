@@ -16,7 +16,7 @@ from hueroute.cli.search import show_studies
 from hueroute.cli.submit import show_submission
 from hueroute.cli.train import show_manifest
 from hueroute.progress import console, results
-from hueroute.run import STAGES, Run, clear_outputs
+from hueroute.run import BUDGETED, STAGES, Run, clear_outputs
 
 
 def show_stage(opened: Run, stage: str, result: object) -> None:
@@ -43,7 +43,7 @@ def show_stage(opened: Run, stage: str, result: object) -> None:
 def run_stages(run: Path, until: str, budget: str | None = None) -> None:
     """Every stage up to `until` that is not done, in order (the stages that learn within
     `budget`), then a table of where time went."""
-    from pipeline.budget import BUDGETED, parse_duration
+    from pipeline.budget import parse_duration
     from pipeline.stages import run_pipeline
 
     opened = Run.open(run)

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 NOISE = -1  # the cluster of images in no cluster, in clusters.csv
 GLOBAL = "global"  # the expert of every image, beside one expert per cluster
+RENDER_STUDY = "render"  # the study of the colour expert's rendering, beside the experts' own
 
 
 def read_run_table(path: Path, columns: tuple[str, ...]) -> "pd.DataFrame":

@@ -9,29 +9,14 @@ from typing import TYPE_CHECKING
 from hueroute.config import Config, commented_yaml, load_config, preset_config
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
-from hueroute.run.experts import GLOBAL, expert_names, read_run_table
+from hueroute.run.experts import expert_names, read_run_table
+from hueroute.run.stages import stage
 
 if TYPE_CHECKING:
     import pandas as pd
 
 CONFIG_NAME = "config.yaml"
-RENDER_STUDY = "render"  # the study of the colour expert's rendering, beside the experts' own
 EMBEDDINGS_DIR, CACHE_DIR = "embeddings", "cache"  # keyed by image content: kept on --force
-# the stages of a run, in order: the fill's correction before the render study that draws on
-# it; the global expert first, since the cluster experts fine-tune it and the colour expert's
-# rendering is tuned on its held-out folds
-STAGES = (
-    "cluster",
-    "refine",
-    "search",
-    "train-global",
-    "tune",
-    "train-clusters",
-    "route",
-    "evaluate",
-    "submit",
-    "report",
-)
 
 
 def clear_outputs(root: Path) -> None:
@@ -218,37 +203,10 @@ class Run:
         folds = range(self.config.folds.n_folds)
         return all(self.fold_metrics_json(e, k).is_file() for e in experts for k in folds)
 
-    def stage_output(self, stage: str) -> Path:
-        """Where to look first for what `stage` wrote."""
-        return {
-            "cluster": self.clusters_csv,
-            "refine": self.refine_metrics_json,
-            "search": self.search_dir,
-            "train-global": self.manifest_json,
-            "tune": self.best_params_json(RENDER_STUDY),
-            "train-clusters": self.manifest_json,
-            "route": self.router_metrics_json,
-            "evaluate": self.scores_csv,
-            "submit": self.submission_zip,
-            "report": self.report_html,
-        }[stage]
+    def stage_output(self, name: str) -> Path:
+        """Where to look first for what the stage `name` wrote."""
+        return stage(name).output(self)
 
-    def is_done(self, stage: str) -> bool:
-        """Whether `stage` has left its outputs in the run (its done-marker)."""
-        markers = {
-            "cluster": [self.clusters_csv, self.folds_csv, self.umap_png, self.cluster_json],
-            "refine": [self.refine_metrics_json],
-            "search": [self.best_params_json(GLOBAL)],
-            "tune": [self.best_params_json(RENDER_STUDY)],
-            "route": [self.router_metrics_json],
-            "evaluate": [self.scores_csv],
-            "submit": [self.submission_zip],
-            "report": [self.report_html],
-        }
-        if stage == "train-global":
-            return self.trained([GLOBAL])
-        if stage == "train-clusters":
-            return self.is_done("cluster") and self.trained(self.experts())
-        if stage not in markers:
-            raise InputError(stage, f"is not a stage; choose from {', '.join(STAGES)}")
-        return all(path.exists() for path in markers[stage])
+    def is_done(self, name: str) -> bool:
+        """Whether the stage `name` has left its outputs in the run (its done-marker)."""
+        return stage(name).done(self)

@@ -8,8 +8,8 @@ from pydantic import ValidationError
 
 from hueroute.config import TrainConfig, describe_error, with_params
 from hueroute.errors import InputError
-from hueroute.run.experts import GLOBAL
-from hueroute.run.folder import RENDER_STUDY, Run
+from hueroute.run.experts import GLOBAL, RENDER_STUDY
+from hueroute.run.folder import Run
 
 
 def laid_over(
