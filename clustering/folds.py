@@ -35,3 +35,21 @@ def stratified_folds(
         ):
             folds[held_out] = fold
     return folds
+
+
+def unfoldable_clusters(labels: np.ndarray, folds: np.ndarray, n_folds: int) -> list[int]:
+    """The clusters (noise aside) that some fold leaves with no training image or no held-out
+    one: their expert could be neither trained nor scored on that fold."""
+    found = []
+    for label in np.unique(labels[labels >= 0]):
+        held_out = np.bincount(folds[labels == label], minlength=n_folds)
+        if (held_out == 0).any() or (held_out == held_out.sum()).any():
+            found.append(int(label))
+    return found
+
+
+def without_clusters(labels: np.ndarray, dropped: list[int], noise: int) -> np.ndarray:
+    """`labels` with the clusters `dropped` made `noise` and the others numbered 0, 1, ..."""
+    kept = [int(c) for c in np.unique(labels[labels != noise]) if c not in dropped]
+    number = {old: new for new, old in enumerate(kept)}
+    return np.array([number.get(int(label), noise) for label in labels])

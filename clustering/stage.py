@@ -10,6 +10,7 @@ from clustering.cache import EmbeddingCache
 from clustering.clusterer import MIN_IMAGES, NOISE, EmbeddingClusterer
 from clustering.embed_files import embed_files
 from clustering.embedders import build_embedder
+from clustering.folds import unfoldable_clusters, without_clusters
 from clustering.grouping import FoldGrouping
 from clustering.plot import plot_clusters
 from clustering.scenes import SceneClusterer, scene_groups
@@ -101,12 +102,20 @@ def cluster_run(run: Run) -> pd.DataFrame:
         raise InputError(run.root / "config.yaml", str(error)) from error
     folds = grouping.folds_[grouping.chosen_]
     console.print(fold_grouping_line(grouping, config.folds.grouping))
+    unfoldable = unfoldable_clusters(labels, folds, n_folds)
+    if unfoldable:
+        console.print(
+            f"[yellow]warning:[/] cluster(s) {', '.join(map(str, unfoldable))} lie in too few "
+            f"scenes to be trained and held out on each of the {n_folds} folds: merged into noise"
+        )
+        labels = without_clusters(labels, unfoldable, NOISE)
+    probabilities = np.where(labels == NOISE, 0.0, clusterer.probabilities_)
 
     clusters = pd.DataFrame(
         {
             "id": table["id"],
             "cluster": labels,
-            "probability": clusterer.probabilities_.round(4),
+            "probability": probabilities.round(4),
             "scene": scenes.labels_,
         }
     )
@@ -115,17 +124,18 @@ def cluster_run(run: Run) -> pd.DataFrame:
     plot_clusters(
         clusterer.embedding_,
         labels,
-        clusterer.probabilities_,
+        probabilities,
         [Path(path) for path in table["gt_path"]],
         run.umap_png,
     )
-    sizes = cluster_sizes(labels, clusterer.probabilities_, folds, n_folds)
+    sizes = cluster_sizes(labels, probabilities, folds, n_folds)
     summary = {
         "embedder": embedder.key,
         "images": len(table),
-        "clusters": clusterer.n_clusters_,
+        "clusters": int(labels.max(initial=NOISE) + 1),
         "noise": int((labels == NOISE).sum()),
         "merged_into_noise": clusterer.merged_,
+        "unfoldable_into_noise": unfoldable,
         "scenes": scenes.n_scenes_,
         "scene_noise": int((scenes.labels_ == NOISE).sum()),
         "fold_grouping": {

@@ -20,7 +20,7 @@ from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
 from clustering.clusterer import NOISE, EmbeddingClusterer
-from clustering.folds import stratified_folds
+from clustering.folds import stratified_folds, unfoldable_clusters, without_clusters
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from tests.cli_helpers import OLD_NS, age, invoke, mtimes, succeed
@@ -441,3 +441,11 @@ def test_cluster_outside_a_run_folder_is_a_clear_error(tmp_path: Path, exists: b
     assert sorted(p.name for p in tmp_path.iterdir()) == (["not-a-run"] if exists else [])
     if exists:
         assert list(folder.iterdir()) == []
+
+
+def test_a_cluster_some_fold_cannot_train_or_hold_out_becomes_noise() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, NOISE])
+    folds = np.array([0, 1, 2, 1, 1, 0, 1, 2, 0])  # cluster 1: only in fold 1
+    assert unfoldable_clusters(labels, folds, 3) == [1]
+    assert unfoldable_clusters(labels[:5], folds[:5] % 2, 2) == [1]  # every image held out at once
+    assert without_clusters(labels, [1], NOISE).tolist() == [0, 0, 0, -1, -1, 1, 1, 1, -1]
