@@ -18,9 +18,8 @@ import pandas as pd
 import torch
 
 from ensemble.predictor import RoutedPredictor
-from experts.colourise import colourise, target_histogram
-from experts.hue_net import HueOutput
-from experts.render import paint
+from experts.colour.output import HueOutput, colourise, target_histogram
+from experts.colour.render import paint
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_lost_region
 from hueroute.image_score import hist_similarity, hue_channel, hue_counts

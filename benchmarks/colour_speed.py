@@ -19,7 +19,7 @@ import torch
 import yaml
 from restorers import dataset
 
-from experts.networks import build_network
+from experts.registry import build_network
 from experts.train import train_expert, training_parts
 from hueroute.run import GLOBAL, NOISE, Run, expert_split
 

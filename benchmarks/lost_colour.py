@@ -21,8 +21,8 @@ import pandas as pd
 from colour import global_outputs
 
 from ensemble.predictor import RoutedPredictor
-from experts.colour import LUMA
-from experts.colourise import colourise
+from experts.colour.output import colourise
+from hueroute.colour_space import LUMA
 from hueroute.image_score import score_image
 from hueroute.run import Run
 from hueroute.threads import thread_map

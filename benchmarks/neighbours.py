@@ -20,10 +20,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from experts.colourise import target_histogram
-from experts.hue_classes import normalised_histogram
-from experts.hue_net import HueNet, HueOutput
-from experts.networks import rebuilt
+from experts.colour.classes import normalised_histogram
+from experts.colour.net import HueNet
+from experts.colour.output import HueOutput, target_histogram
+from experts.registry import rebuilt
 from hueroute.detect import detect_lost_region
 from hueroute.images import read_gray, read_rgb
 from hueroute.run import GLOBAL, Run, expert_split, render_settings

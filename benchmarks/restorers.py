@@ -26,10 +26,10 @@ import pandas as pd
 import torch
 import yaml
 
-from experts.data import PairDataset
 from experts.losses import RestorationLoss
-from experts.networks import build_network
+from experts.registry import build_network
 from experts.store import open_store
+from experts.unet.data import PairDataset
 from hueroute.baseline import baseline_restore
 from hueroute.config import LossConfig, TrainConfig
 from hueroute.dataset import make_dataset

@@ -23,9 +23,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from ensemble.input_embeddings import run_embeddings
 from ensemble.predictor import RoutedPredictor
-from experts.colourise import colourise
-from experts.hue_classes import normalised_histogram
-from experts.networks import rebuilt
+from experts.colour.classes import normalised_histogram
+from experts.colour.output import colourise
+from experts.registry import rebuilt
 from hueroute.detect import detect_lost_region
 from hueroute.fills import fill_many
 from hueroute.image_score import score_image

@@ -3,43 +3,22 @@
 own size."""
 
 from collections.abc import Collection, Iterable
-from dataclasses import replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ensemble.blend import Weights
-from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
-from experts.colourise import colourise
-from experts.hue_net import HueNet, HueOutput, weighted_sum
-from experts.networks import rebuilt
-from experts.refine_stage import load_refiner
+from experts.expert import Expert, Output, weighted_sum
+from experts.refine.stage import load_refiner
+from experts.registry import rebuilt
 from hueroute.config import ColourConfig, TrainConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_many
 from hueroute.preprocess import network_input
 from hueroute.run import GLOBAL, Run, render_settings
 from hueroute.run.models import load_model
-from hueroute.tensors import pick_device, to_uint8
+from hueroute.tensors import pick_device
 from hueroute.threads import thread_map
-
-Output = torch.Tensor | HueOutput  # (N, 3, S, S) RGB of a restorer, or a colour expert's
-
-
-def pick(output: Output, row: int) -> Output:
-    """One image of a batch output, as a batch of one."""
-    return output.pick([row]) if isinstance(output, HueOutput) else output[row : row + 1]
-
-
-def mirrored(output: Output) -> Output:
-    """An output of the mirrored image, mirrored back."""
-    if isinstance(output, HueOutput):
-        return replace(
-            output, probabilities=output.probabilities.flip(-1), chroma=output.chroma.flip(-1)
-        )
-    return output.flip(-1)
 
 
 class RoutedPredictor:
@@ -51,7 +30,7 @@ class RoutedPredictor:
         self.folds = list(range(run.config.folds.n_folds) if folds is None else folds)
         self.tta = run.config.predict.tta
         self.device = pick_device(run.config.predict.device, "predict.device")
-        self.loaded: dict[str, list[nn.Module]] = {}
+        self.loaded: dict[str, list[Expert]] = {}
         self.colour: ColourConfig | None = None
         trained = self.load(GLOBAL)[0]  # every expert's size, fill and rendering are global's
         self.size, self.fill = trained.image_size, trained.fill
@@ -60,15 +39,11 @@ class RoutedPredictor:
             self.use_rendering(network)
         self.refine = load_refiner(run, self.device)  # None where the fill is used as it is
 
-    def use_rendering(self, network: nn.Module) -> None:
-        """A colour expert's neighbour prior made as the run renders (the render study tunes
-        how many neighbours it mixes and how sharply)."""
-        if isinstance(network, HueNet) and self.colour is not None:
-            tuned = {
-                "neighbours": self.colour.neighbours,
-                "neighbour_temperature": self.colour.neighbour_temperature,
-            }
-            network.settings = network.settings.model_copy(update=tuned)
+    def use_rendering(self, network: Expert) -> None:
+        """Predict as the run renders (the render study tunes how many neighbours a colour
+        expert's prior mixes and how sharply)."""
+        if self.colour is not None:
+            network.use_rendering(self.colour)
 
     def load(self, expert: str) -> list[TrainConfig]:
         """Load `expert`'s fold models as they were trained; the settings each recorded."""
@@ -86,7 +61,7 @@ class RoutedPredictor:
             self.use_rendering(network)
         return [model.settings for model in models]
 
-    def models(self, expert: str) -> list[nn.Module]:
+    def models(self, expert: str) -> list[Expert]:
         """The fold models of `expert`, loaded once."""
         if expert not in self.loaded:
             self.load(expert)
@@ -97,9 +72,9 @@ class RoutedPredictor:
         """The mean output of `expert`'s fold models (and of their mirrored views)."""
         outputs = []
         for network in self.models(expert):
-            outputs.append(network(gray, mask))
+            outputs.append(network.predict(gray, mask))
             if self.tta:
-                outputs.append(mirrored(network(gray.flip(-1), mask.flip(-1))))
+                outputs.append(network.predict(gray.flip(-1), mask.flip(-1)).mirrored())
         return weighted_sum(outputs, [1 / len(outputs)] * len(outputs))
 
     @torch.inference_mode()
@@ -124,8 +99,8 @@ class RoutedPredictor:
         for expert in needed:
             rows = [i for i in range(len(grays)) if any(expert in b[i] for b in blends.values())]
             predicted = self.expert_output(expert, gray[rows], mask[rows])
-            outputs[expert] = {i: pick(predicted, j) for j, i in enumerate(rows)}
-        colour = any(isinstance(o, HueOutput) for per in outputs.values() for o in per.values())
+            outputs[expert] = {i: predicted.pick([j]) for j, i in enumerate(rows)}
+        colour = any(o.needs_fill for per in outputs.values() for o in per.values())
         filled = fill_many(grays, masks, self.fill) if colour else grays
         if colour and self.refine is not None:
             filled = self.refine(filled, masks)
@@ -136,25 +111,9 @@ class RoutedPredictor:
             experts, shares = zip(*blends[name][i].items(), strict=True)
             with torch.inference_mode():  # each thread has its own mode
                 blended = weighted_sum([outputs[e][i] for e in experts], list(shares))
-                if name in plain and isinstance(blended, HueOutput):
+                if name in plain:
                     blended = blended.plain()
-                return self.full_size(blended, grays[i], masks[i], filled[i])
+                return blended.full_size(grays[i], masks[i], filled[i], self.colour)
 
         images = iter(thread_map(image, jobs))
         return {name: [next(images) for _ in grays] for name in blends}
-
-    def full_size(
-        self, output: Output, gray: np.ndarray, mask: np.ndarray, filled: np.ndarray
-    ) -> np.ndarray:
-        """The prediction at the input's size: the input's luma outside the lost region, the
-        predicted (or, for a colour expert, `filled` and maybe corrected) luma inside, the
-        colour everywhere."""
-        if isinstance(output, HueOutput):
-            return colourise(output, filled, mask, self.colour)
-        shape, device = gray.shape, output.device
-        chroma = F.interpolate(rgb_to_chroma(output), shape, mode="bilinear", align_corners=False)
-        lost = F.interpolate(rgb_to_luma(output), shape, mode="bilinear", align_corners=False)
-        known = torch.tensor(gray, device=device)[None, None].float() / 255
-        region = torch.tensor(mask, device=device)[None, None]
-        luma = torch.where(region, lost.clamp(0, 1), known)
-        return to_uint8(luma_chroma_to_rgb(luma, chroma))[0]

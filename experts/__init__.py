@@ -1,1 +1,2 @@
-"""Restorer networks, their Lightning training per expert and fold, checkpoints and a manifest."""
+"""Restorer experts by kind (colour/, unet/; refine/ corrects the fill they start from), the
+registry that builds them by name, and their training per expert and fold."""

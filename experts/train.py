@@ -16,12 +16,9 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
-from experts.data import PairDataModule
-from experts.hue_data import HueDataModule
-from experts.hue_module import HueRestorer
-from experts.hue_net import HueNet
-from experts.module import Restorer, ScoredModule, fit_resuming, quiet_lightning
-from experts.networks import build_network
+from experts.expert import TrainingData
+from experts.module import ScoredModule, fit_resuming, quiet_lightning
+from experts.registry import build_network, kind_of
 from experts.store import store_key
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
@@ -160,23 +157,9 @@ def training_parts(
     train_ids: list[str],
     val_ids: list[str],
 ) -> tuple[ScoredModule, L.LightningDataModule]:
-    """The LightningModule and data module that train `network`: the colour expert's, or the
-    image-to-image restorers'."""
-    cache = run.cache_dir
-    if isinstance(network, HueNet):
-        data = HueDataModule(run.train_table(), cache, train_ids, val_ids, network, settings)
-        return HueRestorer(network, settings, is_global=expert == GLOBAL), data
-    data = PairDataModule(
-        run.train_table(),
-        cache,
-        train_ids,
-        val_ids,
-        settings.image_size,
-        settings.batch_size,
-        settings.num_workers,
-        settings.fresh_fraction,
-    )
-    return Restorer(network, settings), data
+    """The LightningModule and data module that train `network`, as its kind trains."""
+    split = TrainingData(run.train_table(), run.cache_dir, train_ids, val_ids, expert == GLOBAL)
+    return kind_of(settings).training(network, settings, split)
 
 
 def train_expert(

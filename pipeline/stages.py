@@ -11,7 +11,7 @@ from clustering.stage import cluster_run
 from ensemble.evaluate import evaluate_run
 from ensemble.fit_router import route_run
 from ensemble.submit import submit_run
-from experts.refine_stage import refine_run
+from experts.refine.stage import refine_run
 from experts.stage import train_experts
 from hueroute.errors import InputError
 from hueroute.progress import console

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import optuna
 
-from experts.colourise import colourise
-from experts.held_out import MOST_NEIGHBOURS, HeldOut
+from experts.colour.held_out import MOST_NEIGHBOURS, HeldOut
+from experts.colour.output import colourise
 from hueroute.config import ColourConfig, TrainConfig, setting, with_params
 from hueroute.image_score import score_image
 from hueroute.run import RENDER_STUDY, Run

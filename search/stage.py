@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import optuna
 
-from experts.held_out import held_out_outputs
+from experts.colour.held_out import held_out_outputs
 from hueroute.config import settings_text
 from hueroute.errors import InputError
 from hueroute.progress import console

@@ -11,15 +11,15 @@ import pytest
 import torch
 import yaml
 
-from experts.hue_classes import (
+from experts.colour.classes import (
     LUMA_EDGES,
     class_shapes,
     luma_bands,
     normalised_histogram,
     pixel_classes,
 )
-from experts.hue_net import HueNet
-from experts.networks import build_network, rebuilt
+from experts.colour.net import HueNet
+from experts.registry import build_network, rebuilt
 from experts.train import train_expert
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from experts.colour import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
 from experts.losses import RestorationLoss, hue_loss, soft_hue_histogram
-from experts.networks import NETWORKS, build_network
+from experts.registry import KINDS, build_network
+from hueroute.colour_space import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
 from hueroute.config import LossConfig, TrainConfig
 from hueroute.data import samples_dir
 from hueroute.errors import InputError
@@ -119,7 +119,7 @@ def unet_network(name: str, encoder: str, weights: str | None) -> torch.nn.Modul
 
 
 def test_registry_holds_every_network_the_settings_name() -> None:
-    assert set(NETWORKS) == set(get_args(TrainConfig.model_fields["network"].annotation))
+    assert set(KINDS) == set(get_args(TrainConfig.model_fields["network"].annotation))
 
 
 def test_build_network_rejects_unknown_name_naming_it() -> None:

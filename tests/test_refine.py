@@ -18,10 +18,10 @@ from lightning.pytorch.callbacks import RichProgressBar
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-import experts.refine_stage
+import experts.refine.stage
 from experts.losses import lost_region_ssim_loss, region_line_ssim, windowed_ssim
-from experts.refine_net import Correction, SmallUNet, encoder_unet, refine_lumas
-from experts.refine_stage import (
+from experts.refine.net import Correction, SmallUNet, encoder_unet, refine_lumas
+from experts.refine.stage import (
     CHECKPOINT_STEPS,
     FORMAT,
     load_refiner,
@@ -255,7 +255,7 @@ def test_training_precision_is_bf16_only_where_the_device_computes_it_natively(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for native, auto in ((True, "bf16-mixed"), (False, "32-true")):
-        monkeypatch.setattr(experts.refine_stage, "native_bf16", lambda device, n=native: n)
+        monkeypatch.setattr(experts.refine.stage, "native_bf16", lambda device, n=native: n)
         assert training_precision("auto", "cpu") == auto
         assert training_precision("32-true", "cpu") == "32-true"
         assert training_precision("bf16-mixed", "cpu") == "bf16-mixed"
@@ -296,7 +296,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_refine_resumes_from_it(
                 raise KeyboardInterrupt
             super().on_train_batch_start(trainer, *args)
 
-    monkeypatch.setattr(experts.refine_stage, "RichProgressBar", CtrlCAfterACheckpoint)
+    monkeypatch.setattr(experts.refine.stage, "RichProgressBar", CtrlCAfterACheckpoint)
     handler = signal.getsignal(signal.SIGINT)
     stopped = invoke("refine", run_dir)
     assert stopped.exit_code == 130, stopped.output
@@ -306,7 +306,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_refine_resumes_from_it(
     assert signal.getsignal(signal.SIGINT) is handler
     assert not (run_dir / "refine" / "metrics.json").exists()
 
-    monkeypatch.setattr(experts.refine_stage, "RichProgressBar", RichProgressBar)
+    monkeypatch.setattr(experts.refine.stage, "RichProgressBar", RichProgressBar)
     succeed("refine", run_dir)
     metrics = json.loads((run_dir / "refine" / "metrics.json").read_text())
     assert metrics["steps"] == CHECKPOINT_STEPS + 20

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from experts.colourise import target_histogram
-from experts.hue_net import HueOutput, weighted_sum
-from experts.render import (
+from experts.colour.output import HueOutput, target_histogram
+from experts.colour.render import (
     Paint,
     assign_bins,
     bin_counts,
@@ -16,6 +15,7 @@ from experts.render import (
     pil_luma,
     render,
 )
+from experts.expert import weighted_sum
 from hueroute.config import ColourConfig
 from hueroute.data import samples_dir
 from hueroute.image_score import HUE_BINS, hist_similarity, hue_channel

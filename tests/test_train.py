@@ -27,12 +27,12 @@ from PIL import Image
 import experts.store
 import experts.train
 from clustering.folds import stratified_folds
-from experts.data import PairDataset
-from experts.hue_module import HueRestorer
-from experts.module import Restorer
-from experts.networks import rebuilt
+from experts.colour.module import HueRestorer
+from experts.registry import rebuilt
 from experts.store import PairStore, open_store
 from experts.train import train_expert, training_parts
+from experts.unet.data import PairDataset
+from experts.unet.module import Restorer
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ensemble.predictor import RoutedPredictor
-from experts.held_out import held_out_outputs, spread_pick
+from experts.colour.held_out import held_out_outputs, spread_pick
 from hueroute.config import setting
 from hueroute.run import GLOBAL, RENDER_STUDY, Run, tuned_settings
 from search.render_study import SHARP_NEIGHBOUR, SPACE, open_render_study, render_score

@@ -1,5 +1,5 @@
 """A trained model file: the weights and everything needed to rebuild and feed the network
-(experts.networks.rebuilt builds it).
+(experts.registry.rebuilt builds it).
 
 model.pt holds the training settings (network, encoder, image size, colour settings), the
 preprocessing version and a digest of the training data and settings beside the weights, so

@@ -15,9 +15,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from matplotlib.figure import Figure
 
 from experts.module import fit_resuming, quiet_lightning
-from experts.refine_data import RefineDataModule
-from experts.refine_module import FillRefiner, StopWhenDone
-from experts.refine_net import Correction, build_correction, refine_lumas
+from experts.refine.data import RefineDataModule
+from experts.refine.module import FillRefiner, StopWhenDone
+from experts.refine.net import Correction, build_correction, refine_lumas
 from hueroute.config import RefineConfig
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, save_figure, write_text_atomic

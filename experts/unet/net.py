@@ -1,7 +1,7 @@
-"""Restorer networks, built by name from the training settings: the colour expert's HueNet,
-and U-Nets that map (gray, mask) to RGB in [0, 1]."""
+"""U-Net restorers that map (gray, mask) to RGB in [0, 1], and the U-Net builder they (and
+the fill's correction) start from."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import segmentation_models_pytorch as smp
@@ -9,12 +9,11 @@ import torch
 from huggingface_hub import constants as hub_constants
 from torch import nn
 
-from experts.colour import luma_chroma_to_rgb
-from experts.hue_net import HueNet
-from hueroute.config import TrainConfig
+from experts.unet.output import RGBOutput
+from hueroute.colour_space import luma_chroma_to_rgb
+from hueroute.config import ColourConfig
 from hueroute.errors import InputError
 from hueroute.fills import push_pull
-from hueroute.run.models import SavedModel
 from hueroute.weights import LITE_VARIANTS, hub_reachable, load_packaged_lite
 
 
@@ -71,7 +70,17 @@ def normalise(gray: torch.Tensor) -> torch.Tensor:
     return gray * 2 - 1
 
 
-class TwoStage(nn.Module):
+class ImageToImage(nn.Module):
+    """A restorer whose forward gives RGB; as an expert, that RGB wrapped as its output."""
+
+    def predict(self, gray: torch.Tensor, mask: torch.Tensor) -> RGBOutput:
+        return RGBOutput(self(gray, mask))
+
+    def use_rendering(self, colour: ColourConfig) -> None:
+        """No rendering to tune: the network paints the colour itself."""
+
+
+class TwoStage(ImageToImage):
     """The reported pipeline: a U-Net restores the gray image (a residual on the input), a
     second U-Net colours the restored gray. It sees no mask and may change any pixel."""
 
@@ -85,7 +94,7 @@ class TwoStage(nn.Module):
         return torch.sigmoid(self.colour(normalise(restored)))
 
 
-class Joint(nn.Module):
+class Joint(ImageToImage):
     """One U-Net on (gray, mask): the luma of the lost region and the chroma everywhere.
 
     The lost region is first filled from its border (`push_pull`) and the network
@@ -109,28 +118,3 @@ class Joint(nn.Module):
         luma = torch.where(mask > 0.5, lost_luma, gray)
         chroma = 0.5 * torch.tanh(out[:, 1:])
         return luma_chroma_to_rgb(luma, chroma)
-
-
-NETWORKS: dict[str, Callable[[TrainConfig, str | None], nn.Module]] = {
-    "colour": lambda settings, weights: HueNet(
-        settings.encoder, weights, settings.colour, settings.fill
-    ),
-    "joint": lambda settings, weights: Joint(settings.encoder, weights),
-    "two-stage": lambda settings, weights: TwoStage(settings.encoder, weights),
-}
-
-
-def build_network(settings: TrainConfig, pretrained: bool = True) -> nn.Module:
-    """The network `settings.network`; its encoder starts from `settings.encoder_weights`
-    when `pretrained` (not when trained weights are about to be loaded)."""
-    if settings.network not in NETWORKS:
-        choices = ", ".join(NETWORKS)
-        raise InputError(f"train.network={settings.network}", f"unknown; choose from {choices}")
-    return NETWORKS[settings.network](settings, settings.encoder_weights if pretrained else None)
-
-
-def rebuilt(model: SavedModel, device: torch.device | str = "cpu") -> nn.Module:
-    """The network of a saved model as it was trained, in evaluation mode on `device`."""
-    network = build_network(model.settings, pretrained=False)
-    network.load_state_dict(model.weights)
-    return network.to(device).eval()

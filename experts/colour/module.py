@@ -5,8 +5,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from experts.colourise import colourise
-from experts.hue_net import HueNet
+from experts.colour.net import HueNet
+from experts.colour.output import colourise
 from experts.module import ScoredModule
 from hueroute.config import TrainConfig
 from hueroute.tensors import to_uint8

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from experts.networks import unet
+from experts.unet.net import unet
 from hueroute.config import RefineConfig
 from hueroute.preprocess import shrink
 

@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from experts.losses import lost_region_ssim_loss
-from experts.refine_net import Correction
+from experts.refine.net import Correction
 from hueroute.config import RefineConfig
 
 WARMUP = 0.1  # of the training, the learning rate rising to its peak

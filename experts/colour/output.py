@@ -1,13 +1,44 @@
-"""From a colour expert's output to an image: the target hue histogram, then the renderer at
-the image's own size."""
+"""The colour expert's output: per-pixel hue distributions and image-level hue priors that
+average linearly, and their rendering at the image's own size."""
+
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from experts.hue_net import HueOutput
-from experts.render import Paint, render
+from experts.colour.render import Paint, render
 from hueroute.config import ColourConfig
+
+
+@dataclass
+class HueOutput:
+    """What a colour expert says about a batch of images; every field averages linearly."""
+
+    probabilities: torch.Tensor  # (N, K + 1, h, w): hue classes, then near-gray
+    chroma: torch.Tensor  # (N, 2, h, w): expected Cb, Cr
+    expected: torch.Tensor  # (N, 180): the head's expected hue histogram
+    prior: torch.Tensor  # (N, 180): the mean histogram of the expert's training originals
+    global_prior: torch.Tensor  # (N, 180): the same over all training originals
+    neighbours: torch.Tensor  # (N, 180): the nearest training originals' histograms
+
+    needs_fill = True  # rendered on the filled (and corrected) luma
+
+    def pick(self, rows: list[int] | slice) -> "HueOutput":
+        return HueOutput(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+    def mirrored(self) -> "HueOutput":
+        return replace(self, probabilities=self.probabilities.flip(-1), chroma=self.chroma.flip(-1))
+
+    def plain(self) -> "HueOutput":
+        """The same output with every prior reduced to the global mean: no neighbours, no
+        cluster's own prior."""
+        return replace(self, prior=self.global_prior, neighbours=self.global_prior)
+
+    def full_size(
+        self, gray: np.ndarray, mask: np.ndarray, filled: np.ndarray, colour: ColourConfig
+    ) -> np.ndarray:
+        return colourise(self, filled, mask, colour)
 
 
 def target_histogram(output: HueOutput, settings: ColourConfig) -> torch.Tensor:

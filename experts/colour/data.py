@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from experts.hue_classes import class_shapes, normalised_histogram, pixel_chroma, pixel_classes
-from experts.hue_net import HueNet
+from experts.colour.classes import class_shapes, normalised_histogram, pixel_chroma, pixel_classes
+from experts.colour.net import HueNet
 from experts.module import quiet_lightning
 from experts.store import PairStore, open_store
 from hueroute.config import TrainConfig

@@ -3,7 +3,7 @@ gives every pixel a distribution over hue classes and an expected chroma; image-
 priors (the expert's own, the global expert's, and the nearest training originals') ride
 along, so that averaging outputs averages distributions."""
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields
 
 import numpy as np
 import timm
@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from experts.hue_classes import LUMA_EDGES
+from experts.colour.classes import LUMA_EDGES
+from experts.colour.output import HueOutput
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
 from hueroute.fills import fill_many
@@ -23,36 +24,6 @@ POINT_INPUTS = 4  # besides the features: luma, lost or not, row, distance from 
 ONE_BAND = (0.0, 256.0)  # the luma edges of shapes counted over all lumas at once
 KEY_MAPS = (2, 3)  # the maps (strides 16 and 32) whose means join the memory key
 GRAY_BINS = 32  # of the known pixels' gray histogram in the memory key
-
-
-@dataclass
-class HueOutput:
-    """What a colour expert says about a batch of images; every field averages linearly."""
-
-    probabilities: torch.Tensor  # (N, K + 1, h, w): hue classes, then near-gray
-    chroma: torch.Tensor  # (N, 2, h, w): expected Cb, Cr
-    expected: torch.Tensor  # (N, 180): the head's expected hue histogram
-    prior: torch.Tensor  # (N, 180): the mean histogram of the expert's training originals
-    global_prior: torch.Tensor  # (N, 180): the same over all training originals
-    neighbours: torch.Tensor  # (N, 180): the nearest training originals' histograms
-
-    def pick(self, rows: list[int] | slice) -> "HueOutput":
-        return HueOutput(*(getattr(self, f.name)[rows] for f in fields(self)))
-
-    def plain(self) -> "HueOutput":
-        """The same output with every prior reduced to the global mean: no neighbours, no
-        cluster's own prior."""
-        return replace(self, prior=self.global_prior, neighbours=self.global_prior)
-
-
-def weighted_sum(items: list, weights: list[float]):
-    """Σ w·item over tensors, or field by field over HueOutputs."""
-    if isinstance(items[0], HueOutput):
-        parts = [
-            weighted_sum([getattr(i, f.name) for i in items], weights) for f in fields(HueOutput)
-        ]
-        return HueOutput(*parts)
-    return sum(w * item for w, item in zip(weights, items, strict=True))
 
 
 def neighbour_mix(
@@ -256,6 +227,17 @@ class HueNet(nn.Module):
         return HueOutput(
             *(torch.cat([getattr(o, f.name) for o in outputs]) for f in fields(HueOutput))
         )
+
+    def predict(self, gray: torch.Tensor, mask: torch.Tensor) -> HueOutput:
+        return self(gray, mask)
+
+    def use_rendering(self, colour: ColourConfig) -> None:
+        """Mix the neighbour prior with the count and temperature the render study tuned."""
+        tuned = {
+            "neighbours": colour.neighbours,
+            "neighbour_temperature": colour.neighbour_temperature,
+        }
+        self.settings = self.settings.model_copy(update=tuned)
 
     def remember(
         self,

@@ -5,7 +5,7 @@ histogram."""
 import numpy as np
 import torch
 
-from experts.colour import rgb_to_chroma
+from hueroute.colour_space import rgb_to_chroma
 from hueroute.image_score import HUE_BINS, hue_channel, hue_counts
 from hueroute.images import luma
 

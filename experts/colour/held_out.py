@@ -6,10 +6,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from experts.hue_data import HueDataModule
-from experts.hue_net import HueNet, HueOutput, neighbour_mix
-from experts.networks import rebuilt
-from experts.refine_stage import load_refiner
+from experts.colour.data import HueDataModule
+from experts.colour.net import neighbour_mix
+from experts.colour.output import HueOutput
+from experts.refine.stage import load_refiner
+from experts.registry import kind_of, rebuilt
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
 from hueroute.run import GLOBAL, Run, expert_split
@@ -56,9 +57,10 @@ def held_out_outputs(run: Run, expert: str = GLOBAL, limit: int = 400) -> list[H
     items = []
     for fold in range(n_folds):
         model = load_model(run.model_pt(expert, fold))
-        settings, network = model.settings, rebuilt(model)
-        if not isinstance(network, HueNet):
+        settings = model.settings
+        if not kind_of(settings).renders:
             raise InputError(f"train.network={settings.network}", "has no rendering to tune")
+        network = rebuilt(model)
         _, val_ids = expert_split(clusters, folds, expert, fold)
         picked = spread_pick(val_ids, -(-limit // n_folds))
         data = HueDataModule(run.train_table(), run.cache_dir, [], picked, network, settings)
