@@ -26,10 +26,10 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-from clustering.cache import EmbeddingCache
-from clustering.clusterer import NOISE, EmbeddingClusterer
-from clustering.embed_files import embed_files
-from clustering.embedders import ClipEmbedder, EfficientNetLiteEmbedder, Embedder
+from hueroute.clustering.cache import EmbeddingCache
+from hueroute.clustering.clusterer import NOISE, EmbeddingClusterer
+from hueroute.clustering.embed_files import embed_files
+from hueroute.clustering.embedders import ClipEmbedder, EfficientNetLiteEmbedder, Embedder
 from hueroute.dataset import make_dataset
 from hueroute.tensors import pick_device
 
@@ -103,9 +103,9 @@ def peak_memory(count: int, data: Path, work: Path) -> float:
     code = (
         "import resource, sys, time\n"
         "from pathlib import Path\n"
-        "from clustering.cache import EmbeddingCache\n"
-        "from clustering.embed_files import embed_files\n"
-        "from clustering.embedders import EfficientNetLiteEmbedder\n"
+        "from hueroute.clustering.cache import EmbeddingCache\n"
+        "from hueroute.clustering.embed_files import embed_files\n"
+        "from hueroute.clustering.embedders import EfficientNetLiteEmbedder\n"
         f"folders = [Path('{data}/train_gt'), Path('{data}/train_input')]\n"
         f"paths = [p for f in folders for p in sorted(f.glob('*.png'))][:{count}]\n"
         "embedder = EfficientNetLiteEmbedder()\n"

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ensemble.predictor import RoutedPredictor
-from experts.colour.output import HueOutput, colourise, target_histogram
-from experts.colour.render import paint
 from hueroute.detect import detect_lost_region
+from hueroute.ensemble.predictor import RoutedPredictor
+from hueroute.experts.colour.output import HueOutput, colourise, target_histogram
+from hueroute.experts.colour.render import paint
 from hueroute.fills import fill_lost_region
 from hueroute.image_score import hist_similarity, hue_channel, hue_counts
 from hueroute.images import luma, read_gray, read_rgb

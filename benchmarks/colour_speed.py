@@ -19,8 +19,8 @@ import torch
 import yaml
 from restorers import dataset
 
-from experts.registry import build_network
-from experts.train import train_expert, training_parts
+from hueroute.experts.registry import build_network
+from hueroute.experts.train import train_expert, training_parts
 from hueroute.run import GLOBAL, NOISE, Run, expert_split
 
 

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from colour import global_outputs
 
-from ensemble.predictor import RoutedPredictor
-from experts.colour.output import colourise
 from hueroute.colour_space import LUMA
+from hueroute.ensemble.predictor import RoutedPredictor
+from hueroute.experts.colour.output import colourise
 from hueroute.image_score import score_image
 from hueroute.run import Run
 from hueroute.threads import thread_map

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from restorers import dataset
 
-from experts.refine.stage import read_refiner
+from hueroute.experts.refine.stage import read_refiner
 from hueroute.fills import fill_lost_region
 from hueroute.image_score import masked_ssim
 from hueroute.images import luma, read_gray, read_rgb

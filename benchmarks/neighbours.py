@@ -20,11 +20,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from experts.colour.classes import normalised_histogram
-from experts.colour.net import HueNet
-from experts.colour.output import HueOutput, target_histogram
-from experts.registry import rebuilt
 from hueroute.detect import detect_lost_region
+from hueroute.experts.colour.classes import normalised_histogram
+from hueroute.experts.colour.net import HueNet
+from hueroute.experts.colour.output import HueOutput, target_histogram
+from hueroute.experts.registry import rebuilt
 from hueroute.images import read_gray, read_rgb
 from hueroute.run import GLOBAL, Run, expert_split, render_settings
 from hueroute.run.models import load_model

@@ -26,13 +26,13 @@ import pandas as pd
 import torch
 import yaml
 
-from experts.losses import RestorationLoss
-from experts.registry import build_network
-from experts.store import open_store
-from experts.unet.data import PairDataset
 from hueroute.baseline import baseline_restore
 from hueroute.config import LossConfig, TrainConfig
 from hueroute.dataset import make_dataset
+from hueroute.experts.losses import RestorationLoss
+from hueroute.experts.registry import build_network
+from hueroute.experts.store import open_store
+from hueroute.experts.unet.data import PairDataset
 from hueroute.image_score import score_image
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.layout import TRAIN_COLUMNS, read_table

@@ -21,12 +21,12 @@ import pandas as pd
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from ensemble.input_embeddings import run_embeddings
-from ensemble.predictor import RoutedPredictor
-from experts.colour.classes import normalised_histogram
-from experts.colour.output import colourise
-from experts.registry import rebuilt
 from hueroute.detect import detect_lost_region
+from hueroute.ensemble.input_embeddings import run_embeddings
+from hueroute.ensemble.predictor import RoutedPredictor
+from hueroute.experts.colour.classes import normalised_histogram
+from hueroute.experts.colour.output import colourise
+from hueroute.experts.registry import rebuilt
 from hueroute.fills import fill_many
 from hueroute.image_score import score_image
 from hueroute.images import read_gray, read_rgb

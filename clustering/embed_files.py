@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from clustering.cache import EmbeddingCache, file_digest
-from clustering.embedders import Embedder
+from hueroute.clustering.cache import EmbeddingCache, file_digest
+from hueroute.clustering.embedders import Embedder
 from hueroute.errors import InputError
 from hueroute.images import open_image
 from hueroute.progress import track

@@ -4,7 +4,7 @@ so that the held-out images stand to the training images as the test inputs do."
 
 import numpy as np
 
-from clustering.folds import stratified_folds
+from hueroute.clustering.folds import stratified_folds
 
 GROUPINGS = ("view", "scene")
 CHUNK = 2048  # queries compared at once: a 30,000-image set stays a few hundred MB

@@ -6,8 +6,8 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from clustering.cache import file_digest
-from clustering.clusterer import NOISE
+from hueroute.clustering.cache import file_digest
+from hueroute.clustering.clusterer import NOISE
 from hueroute.files import save_figure
 from hueroute.images import open_image
 

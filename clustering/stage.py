@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clustering.cache import EmbeddingCache
-from clustering.clusterer import MIN_IMAGES, NOISE, EmbeddingClusterer
-from clustering.embed_files import embed_files
-from clustering.embedders import build_embedder
-from clustering.folds import unfoldable_clusters, without_clusters
-from clustering.grouping import FoldGrouping
-from clustering.plot import plot_clusters
-from clustering.scenes import SceneClusterer, scene_groups
+from hueroute.clustering.cache import EmbeddingCache
+from hueroute.clustering.clusterer import MIN_IMAGES, NOISE, EmbeddingClusterer
+from hueroute.clustering.embed_files import embed_files
+from hueroute.clustering.embedders import build_embedder
+from hueroute.clustering.folds import unfoldable_clusters, without_clusters
+from hueroute.clustering.grouping import FoldGrouping
+from hueroute.clustering.plot import plot_clusters
+from hueroute.clustering.scenes import SceneClusterer, scene_groups
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
 from hueroute.layout import TEST_COLUMNS, read_table

@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import KNeighborsClassifier
 
-from ensemble.blend import Weights, blend_weights, oracle_weights
-from ensemble.fit_router import routed_table
-from ensemble.input_embeddings import run_embeddings
-from ensemble.predictor import RoutedPredictor
-from ensemble.router import ClusterRouter
 from hueroute.baseline import baseline_restore
 from hueroute.detect import detect_lost_region
+from hueroute.ensemble.blend import Weights, blend_weights, oracle_weights
+from hueroute.ensemble.fit_router import routed_table
+from hueroute.ensemble.input_embeddings import run_embeddings
+from hueroute.ensemble.predictor import RoutedPredictor
+from hueroute.ensemble.router import ClusterRouter
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
 from hueroute.image_score import score_image

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import log_loss
 
-from ensemble.blend import blend_weights
-from ensemble.input_embeddings import run_embeddings
-from ensemble.plots import plot_calibration
-from ensemble.router import ClusterRouter
+from hueroute.ensemble.blend import blend_weights
+from hueroute.ensemble.input_embeddings import run_embeddings
+from hueroute.ensemble.plots import plot_calibration
+from hueroute.ensemble.router import ClusterRouter
 from hueroute.files import write_text_atomic
 from hueroute.run import GLOBAL, Run, expert_of
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from clustering.cache import EmbeddingCache
-from clustering.embed_files import embed_files
-from clustering.embedders import build_embedder
+from hueroute.clustering.cache import EmbeddingCache
+from hueroute.clustering.embed_files import embed_files
+from hueroute.clustering.embedders import build_embedder
 from hueroute.errors import InputError
 from hueroute.run import Run
 

@@ -7,12 +7,12 @@ from collections.abc import Collection, Iterable
 import numpy as np
 import torch
 
-from ensemble.blend import Weights
-from experts.expert import Expert, Output, weighted_sum
-from experts.refine.stage import load_refiner
-from experts.registry import rebuilt
 from hueroute.config import ColourConfig, TrainConfig
+from hueroute.ensemble.blend import Weights
 from hueroute.errors import InputError
+from hueroute.experts.expert import Expert, Output, weighted_sum
+from hueroute.experts.refine.stage import load_refiner
+from hueroute.experts.registry import rebuilt
 from hueroute.fills import fill_many
 from hueroute.preprocess import network_input
 from hueroute.run import GLOBAL, Run, render_settings

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ensemble.blend import blend_weights
-from ensemble.input_embeddings import run_embeddings
-from ensemble.predictor import RoutedPredictor
-from ensemble.router import ClusterRouter
 from hueroute.detect import detect_lost_region
+from hueroute.ensemble.blend import blend_weights
+from hueroute.ensemble.input_embeddings import run_embeddings
+from hueroute.ensemble.predictor import RoutedPredictor
+from hueroute.ensemble.router import ClusterRouter
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
 from hueroute.images import read_gray, write_png

@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from experts.module import ScoredModule
 from hueroute.config import ColourConfig, TrainConfig
+from hueroute.experts.module import ScoredModule
 
 
 class Output(Protocol):

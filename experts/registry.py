@@ -4,11 +4,11 @@ those names: fresh for training, or rebuilt from a saved model as it was trained
 import torch
 from torch import nn
 
-from experts.colour.kind import COLOUR
-from experts.expert import Kind
-from experts.unet.kind import JOINT, TWO_STAGE
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
+from hueroute.experts.colour.kind import COLOUR
+from hueroute.experts.expert import Kind
+from hueroute.experts.unet.kind import JOINT, TWO_STAGE
 from hueroute.run.models import SavedModel
 
 KINDS: dict[str, Kind] = {"colour": COLOUR, "joint": JOINT, "two-stage": TWO_STAGE}

@@ -4,8 +4,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from experts.train import train_expert, write_manifest
 from hueroute.config import TrainConfig, settings_text, with_params
+from hueroute.experts.train import train_expert, write_manifest
 from hueroute.progress import console
 from hueroute.run import GLOBAL, Run, tuned_settings
 

@@ -16,12 +16,12 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
-from experts.expert import TrainingData
-from experts.module import ScoredModule, fit_resuming, quiet_lightning
-from experts.registry import build_network, kind_of
-from experts.store import store_key
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
+from hueroute.experts.expert import TrainingData
+from hueroute.experts.module import ScoredModule, fit_resuming, quiet_lightning
+from hueroute.experts.registry import build_network, kind_of
+from hueroute.experts.store import store_key
 from hueroute.files import write_text_atomic
 from hueroute.image_score import score_image
 from hueroute.images import write_png

@@ -17,7 +17,7 @@ import optuna
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
 from hueroute.run import GLOBAL, Run, expert_split
-from search.storage import storage_url
+from hueroute.search.storage import storage_url
 
 REFINE_SHARE = 0.45  # of the budget, for the fill's correction, its fills included
 SEARCH_SHARE = 0.15  # of the budget, for the global expert's study

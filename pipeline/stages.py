@@ -7,19 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from clustering.stage import cluster_run
-from ensemble.evaluate import evaluate_run
-from ensemble.fit_router import route_run
-from ensemble.submit import submit_run
-from experts.refine.stage import refine_run
-from experts.stage import train_experts
+from hueroute.clustering.stage import cluster_run
+from hueroute.ensemble.evaluate import evaluate_run
+from hueroute.ensemble.fit_router import route_run
+from hueroute.ensemble.submit import submit_run
 from hueroute.errors import InputError
+from hueroute.experts.refine.stage import refine_run
+from hueroute.experts.stage import train_experts
+from hueroute.pipeline.budget import Budget, epoch_images
+from hueroute.pipeline.report import write_report
 from hueroute.progress import console
 from hueroute.run import GLOBAL, PIPELINE, STAGES, Run, tuned_settings
-from pipeline.budget import Budget, epoch_images
-from pipeline.report import write_report
-from search.stage import search_studies, searched_experts, tune_render
-from search.storage import storage_url
+from hueroute.search.stage import search_studies, searched_experts, tune_render
+from hueroute.search.storage import storage_url
 
 
 @dataclass(frozen=True)

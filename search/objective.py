@@ -7,9 +7,9 @@ import socket
 import optuna
 from optuna_integration import PyTorchLightningPruningCallback
 
-from experts.train import fit_expert
+from hueroute.experts.train import fit_expert
 from hueroute.run import Run
-from search.space import suggest_settings, trial_settings
+from hueroute.search.space import suggest_settings, trial_settings
 
 FOLD = 0
 

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import optuna
 
-from experts.colour.held_out import MOST_NEIGHBOURS, HeldOut
-from experts.colour.output import colourise
 from hueroute.config import ColourConfig, TrainConfig, setting, with_params
+from hueroute.experts.colour.held_out import MOST_NEIGHBOURS, HeldOut
+from hueroute.experts.colour.output import colourise
 from hueroute.image_score import score_image
 from hueroute.run import RENDER_STUDY, Run
+from hueroute.search.study import open_study, optimize_until, write_best_params
 from hueroute.threads import thread_map
-from search.study import open_study, optimize_until, write_best_params
 
 REPORTS = 8  # partial means a trial reports to the pruner
 

@@ -5,17 +5,17 @@ from dataclasses import dataclass
 
 import optuna
 
-from experts.colour.held_out import held_out_outputs
 from hueroute.config import settings_text
 from hueroute.errors import InputError
+from hueroute.experts.colour.held_out import held_out_outputs
 from hueroute.progress import console
 from hueroute.run import GLOBAL, RENDER_STUDY, Run, tuned_settings
 from hueroute.run.models import load_model
-from search.objective import FOLD
-from search.plots import plot_study
-from search.render_study import open_render_study, tune_rendering
-from search.storage import shown_url
-from search.study import delete_study, finished, search_expert, write_best_params
+from hueroute.search.objective import FOLD
+from hueroute.search.plots import plot_study
+from hueroute.search.render_study import open_render_study, tune_rendering
+from hueroute.search.storage import shown_url
+from hueroute.search.study import delete_study, finished, search_expert, write_best_params
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from hueroute.config import SearchConfig
 from hueroute.errors import InputError
 from hueroute.files import write_text_atomic
 from hueroute.run import GLOBAL, Run
-from search.objective import FOLD, Objective
-from search.storage import open_storage
+from hueroute.search.objective import FOLD, Objective
+from hueroute.search.storage import open_storage
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 

@@ -19,8 +19,8 @@ from PIL import Image
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
-from clustering.clusterer import NOISE, EmbeddingClusterer
-from clustering.folds import stratified_folds, unfoldable_clusters, without_clusters
+from hueroute.clustering.clusterer import NOISE, EmbeddingClusterer
+from hueroute.clustering.folds import stratified_folds, unfoldable_clusters, without_clusters
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from tests.cli_helpers import OLD_NS, age, invoke, mtimes, succeed

@@ -11,18 +11,18 @@ import pytest
 import torch
 import yaml
 
-from experts.colour.classes import (
+from hueroute.dataset import make_dataset
+from hueroute.errors import InputError
+from hueroute.experts.colour.classes import (
     LUMA_EDGES,
     class_shapes,
     luma_bands,
     normalised_histogram,
     pixel_classes,
 )
-from experts.colour.net import HueNet
-from experts.registry import build_network, rebuilt
-from experts.train import train_expert
-from hueroute.dataset import make_dataset
-from hueroute.errors import InputError
+from hueroute.experts.colour.net import HueNet
+from hueroute.experts.registry import build_network, rebuilt
+from hueroute.experts.train import train_expert
 from hueroute.image_score import HUE_BINS, hue_counts
 from hueroute.images import luma, read_gray, read_rgb, write_png
 from hueroute.run import GLOBAL, NOISE, Run, expert_split

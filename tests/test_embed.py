@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from PIL import Image
 from timm.data import create_transform, resolve_model_data_config
 
-import clustering.embed_files
-from clustering.cache import EmbeddingCache, file_digest, model_folder_name
-from clustering.embed_files import EmbedResult, embed_files
-from clustering.embedders import (
+import hueroute.clustering.embed_files
+from hueroute.clustering.cache import EmbeddingCache, file_digest, model_folder_name
+from hueroute.clustering.embed_files import EmbedResult, embed_files
+from hueroute.clustering.embedders import (
     ClipEmbedder,
     EfficientNetLiteEmbedder,
     Embedder,
@@ -409,7 +409,7 @@ def test_an_interrupted_run_keeps_the_batches_it_finished(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(clustering.embed_files, "SHARD_SIZE", shard_size)
+    monkeypatch.setattr(hueroute.clustering.embed_files, "SHARD_SIZE", shard_size)
     good = write_photos(tmp_path / "images", 5)
     bad = tmp_path / "images" / "bad.png"
     spoil(bad, "text")

@@ -17,16 +17,16 @@ from PIL import Image
 from scipy.ndimage import binary_dilation
 from sklearn.base import clone
 
-from ensemble.blend import blend_weights, oracle_weights
-from ensemble.evaluate import choose_experts
-from ensemble.predictor import RoutedPredictor
-from ensemble.router import ClusterRouter
-from ensemble.submit import check_zip, output_names
-from experts.store import open_store
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.detect import detect_lost_region
+from hueroute.ensemble.blend import blend_weights, oracle_weights
+from hueroute.ensemble.evaluate import choose_experts
+from hueroute.ensemble.predictor import RoutedPredictor
+from hueroute.ensemble.router import ClusterRouter
+from hueroute.ensemble.submit import check_zip, output_names
 from hueroute.errors import InputError
+from hueroute.experts.store import open_store
 from hueroute.images import luma, read_gray, read_rgb
 from hueroute.layout import TEST_COLUMNS, TRAIN_COLUMNS, read_table
 from hueroute.preprocess import network_input

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from clustering.grouping import FoldGrouping, held_out_similarity
-from clustering.scenes import SceneClusterer, scene_groups
+from hueroute.clustering.grouping import FoldGrouping, held_out_similarity
+from hueroute.clustering.scenes import SceneClusterer, scene_groups
 
 
 def views_of_scenes(rng: np.random.Generator, scenes: int, views: int) -> np.ndarray:

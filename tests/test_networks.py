@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from experts.losses import RestorationLoss, hue_loss, soft_hue_histogram
-from experts.registry import KINDS, build_network
 from hueroute.colour_space import luma_chroma_to_rgb, rgb_to_chroma, rgb_to_luma
 from hueroute.config import LossConfig, TrainConfig
 from hueroute.data import samples_dir
 from hueroute.errors import InputError
+from hueroute.experts.losses import RestorationLoss, hue_loss, soft_hue_histogram
+from hueroute.experts.registry import KINDS, build_network
 from hueroute.fills import push_pull
 from hueroute.image_score import hue_histogram
 from hueroute.images import luma, read_rgb

@@ -12,16 +12,16 @@ import pytest
 import torch
 import yaml
 
-from ensemble.fit_router import route_run
-from ensemble.submit import submit_run
-from experts.stage import train_experts
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
+from hueroute.ensemble.fit_router import route_run
+from hueroute.ensemble.submit import submit_run
+from hueroute.experts.stage import train_experts
+from hueroute.pipeline import stages as pipeline_stages
+from hueroute.pipeline.budget import REFINE_SHARE, Budget, parse_duration
+from hueroute.pipeline.stages import run_pipeline
 from hueroute.run import BUDGETED, GLOBAL, PIPELINE, STAGES, Run
 from hueroute.run.models import load_model
-from pipeline import stages as pipeline_stages
-from pipeline.budget import REFINE_SHARE, Budget, parse_duration
-from pipeline.stages import run_pipeline
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 

@@ -18,10 +18,12 @@ from lightning.pytorch.callbacks import RichProgressBar
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-import experts.refine.stage
-from experts.losses import lost_region_ssim_loss, region_line_ssim, windowed_ssim
-from experts.refine.net import Correction, SmallUNet, encoder_unet, refine_lumas
-from experts.refine.stage import (
+import hueroute.experts.refine.stage
+from hueroute.dataset import make_dataset
+from hueroute.errors import InputError
+from hueroute.experts.losses import lost_region_ssim_loss, region_line_ssim, windowed_ssim
+from hueroute.experts.refine.net import Correction, SmallUNet, encoder_unet, refine_lumas
+from hueroute.experts.refine.stage import (
     CHECKPOINT_STEPS,
     FORMAT,
     load_refiner,
@@ -30,10 +32,8 @@ from experts.refine.stage import (
     save_refiner,
     training_precision,
 )
-from hueroute.dataset import make_dataset
-from hueroute.errors import InputError
+from hueroute.pipeline.report import write_report
 from hueroute.run import Run
-from pipeline.report import write_report
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -255,7 +255,9 @@ def test_training_precision_is_bf16_only_where_the_device_computes_it_natively(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for native, auto in ((True, "bf16-mixed"), (False, "32-true")):
-        monkeypatch.setattr(experts.refine.stage, "native_bf16", lambda device, n=native: n)
+        monkeypatch.setattr(
+            hueroute.experts.refine.stage, "native_bf16", lambda device, n=native: n
+        )
         assert training_precision("auto", "cpu") == auto
         assert training_precision("32-true", "cpu") == "32-true"
         assert training_precision("bf16-mixed", "cpu") == "bf16-mixed"
@@ -296,7 +298,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_refine_resumes_from_it(
                 raise KeyboardInterrupt
             super().on_train_batch_start(trainer, *args)
 
-    monkeypatch.setattr(experts.refine.stage, "RichProgressBar", CtrlCAfterACheckpoint)
+    monkeypatch.setattr(hueroute.experts.refine.stage, "RichProgressBar", CtrlCAfterACheckpoint)
     handler = signal.getsignal(signal.SIGINT)
     stopped = invoke("refine", run_dir)
     assert stopped.exit_code == 130, stopped.output
@@ -306,7 +308,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_refine_resumes_from_it(
     assert signal.getsignal(signal.SIGINT) is handler
     assert not (run_dir / "refine" / "metrics.json").exists()
 
-    monkeypatch.setattr(experts.refine.stage, "RichProgressBar", RichProgressBar)
+    monkeypatch.setattr(hueroute.experts.refine.stage, "RichProgressBar", RichProgressBar)
     succeed("refine", run_dir)
     metrics = json.loads((run_dir / "refine" / "metrics.json").read_text())
     assert metrics["steps"] == CHECKPOINT_STEPS + 20

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from experts.colour.output import HueOutput, target_histogram
-from experts.colour.render import (
+from hueroute.config import ColourConfig
+from hueroute.data import samples_dir
+from hueroute.experts.colour.output import HueOutput, target_histogram
+from hueroute.experts.colour.render import (
     Paint,
     assign_bins,
     bin_counts,
@@ -15,9 +17,7 @@ from experts.colour.render import (
     pil_luma,
     render,
 )
-from experts.expert import weighted_sum
-from hueroute.config import ColourConfig
-from hueroute.data import samples_dir
+from hueroute.experts.expert import weighted_sum
 from hueroute.image_score import HUE_BINS, hist_similarity, hue_channel
 from hueroute.images import luma, read_rgb
 

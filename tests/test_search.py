@@ -18,17 +18,17 @@ import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
-import experts.train
-import search.objective
+import hueroute.experts.train
+import hueroute.search.objective
 from hueroute.config import SearchConfig
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.layout import TRAIN_COLUMNS, read_table
 from hueroute.run import GLOBAL, NOISE, Run, tuned_settings
-from search.space import SCHEDULERS, suggest_settings
-from search.storage import storage_url
-from search.study import make_pruner, open_study, optimize_until
+from hueroute.search.space import SCHEDULERS, suggest_settings
+from hueroute.search.storage import storage_url
+from hueroute.search.study import make_pruner, open_study, optimize_until
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -305,13 +305,13 @@ def test_train_uses_best_params_and_says_where_settings_came_from(
     run = Path(shutil.copytree(searched[0], tmp_path / "run"))
     best = json.loads((run / "search" / GLOBAL / "best_params.json").read_text())["params"]
     used = []
-    fit = experts.train.fit_expert
+    fit = hueroute.experts.train.fit_expert
 
     def spy(run: Run, expert: str, fold: int, settings: Any, *args: Any, **kw: Any) -> Any:
         used.append(settings)
         return fit(run, expert, fold, settings, *args, **kw)
 
-    monkeypatch.setattr(experts.train, "fit_expert", spy)
+    monkeypatch.setattr(hueroute.experts.train, "fit_expert", spy)
     result = succeed("train", run, "--expert", GLOBAL, "--fold", "0")
     assert len(used) == 1
     for key, value in best.items():
@@ -337,11 +337,13 @@ def test_no_trial_outlasts_the_search_timeout(
         used.append(settings)
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(search.objective, "fit_expert", spy)
+    monkeypatch.setattr(hueroute.search.objective, "fit_expert", spy)
     run = Run.open(searched[0])
     study = optuna.create_study(direction="maximize")
     for timeout in (90.0, None):
-        study.optimize(search.objective.Objective(run, GLOBAL, timeout), 1, catch=(RuntimeError,))
+        study.optimize(
+            hueroute.search.objective.Objective(run, GLOBAL, timeout), 1, catch=(RuntimeError,)
+        )
     assert [settings.max_minutes for settings in used] == [1.5, None]
     assert used[0].max_steps == run.config.search.max_steps
 

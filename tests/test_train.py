@@ -24,18 +24,18 @@ from click.testing import Result
 from lightning.pytorch.callbacks import RichProgressBar
 from PIL import Image
 
-import experts.store
-import experts.train
-from clustering.folds import stratified_folds
-from experts.colour.module import HueRestorer
-from experts.registry import rebuilt
-from experts.store import PairStore, open_store
-from experts.train import train_expert, training_parts
-from experts.unet.data import PairDataset
-from experts.unet.module import Restorer
+import hueroute.experts.store
+import hueroute.experts.train
+from hueroute.clustering.folds import stratified_folds
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
+from hueroute.experts.colour.module import HueRestorer
+from hueroute.experts.registry import rebuilt
+from hueroute.experts.store import PairStore, open_store
+from hueroute.experts.train import train_expert, training_parts
+from hueroute.experts.unet.data import PairDataset
+from hueroute.experts.unet.module import Restorer
 from hueroute.run import GLOBAL, NOISE, Run, expert_names, expert_split
 from hueroute.run.models import load_model
 from tests.cli_helpers import OLD_NS, age, invoke, mtimes, succeed
@@ -219,7 +219,7 @@ def test_store_is_built_once_and_kept_per_size(
     def no_rebuild(*args: object) -> None:
         raise AssertionError("the store was built again")
 
-    monkeypatch.setattr(experts.store, "build_store", no_rebuild)
+    monkeypatch.setattr(hueroute.experts.store, "build_store", no_rebuild)
     again = open_store(table, SIZE, tmp_path)
     assert mtimes(tmp_path) == built
     assert again.ids == first.ids
@@ -493,12 +493,11 @@ def test_cluster_expert_starts_from_the_global_model_of_its_fold(
     class Started(Exception):
         """Stops training once the module has its network."""
 
-    def spy(network: torch.nn.Module, *args: object, **kwargs: object) -> NoReturn:
+    def spy(run: Run, expert: str, network: torch.nn.Module, *args: object) -> NoReturn:
         started.append({k: v.detach().clone() for k, v in network.state_dict().items()})
         raise Started
 
-    monkeypatch.setattr(experts.train, "Restorer", spy)
-    monkeypatch.setattr(experts.train, "HueRestorer", spy)
+    monkeypatch.setattr(hueroute.experts.train, "training_parts", spy)
     for fold in range(SMOKE_FOLDS):
         with pytest.raises(Started):
             train_expert(Run.open(run), "cluster0", fold)
@@ -559,7 +558,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
                 raise RuntimeError("interrupted")
             super().on_train_batch_start(trainer, *args)
 
-    monkeypatch.setattr(experts.train, "RichProgressBar", DiesInSecondEpoch)
+    monkeypatch.setattr(hueroute.experts.train, "RichProgressBar", DiesInSecondEpoch)
     with pytest.raises(RuntimeError, match="interrupted"):
         train_expert(Run.open(run), GLOBAL, 0)
     assert (folder / "last.ckpt").is_file()
@@ -567,7 +566,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
     checkpoint = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == per_epoch
 
-    monkeypatch.setattr(experts.train, "RichProgressBar", RichProgressBar)
+    monkeypatch.setattr(hueroute.experts.train, "RichProgressBar", RichProgressBar)
     steps: list[int] = []
     module = HueRestorer if Run.open(run).config.train.network == "colour" else Restorer
     original = module.training_step
@@ -626,7 +625,7 @@ def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
                 raise KeyboardInterrupt
             super().on_train_batch_start(trainer, *args)
 
-    monkeypatch.setattr(experts.train, "RichProgressBar", WorseEachEpochThenCtrlC)
+    monkeypatch.setattr(hueroute.experts.train, "RichProgressBar", WorseEachEpochThenCtrlC)
     handler = signal.getsignal(signal.SIGINT)
     stopped = invoke("train", run, "--expert", GLOBAL, "--fold", "0")
     assert stopped.exit_code == 130, stopped.output
@@ -641,7 +640,7 @@ def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
     assert last["global_step"] == 2 * per_epoch  # saved although the epoch did not improve
     assert best["global_step"] == per_epoch
 
-    monkeypatch.setattr(experts.train, "RichProgressBar", RichProgressBar)
+    monkeypatch.setattr(hueroute.experts.train, "RichProgressBar", RichProgressBar)
     resumed = succeed("train", run, "--expert", GLOBAL, "--fold", "0")
     assert "resuming global fold 0 after 2 finished epochs" in resumed.stderr
     assert read_metrics(run, GLOBAL, 0)["steps"] == 3 * per_epoch

@@ -8,12 +8,12 @@ import optuna
 import pytest
 import torch
 
-from ensemble.predictor import RoutedPredictor
-from experts.colour.held_out import held_out_outputs, spread_pick
 from hueroute.config import setting
+from hueroute.ensemble.predictor import RoutedPredictor
+from hueroute.experts.colour.held_out import held_out_outputs, spread_pick
 from hueroute.run import GLOBAL, RENDER_STUDY, Run, tuned_settings
-from search.render_study import SHARP_NEIGHBOUR, SPACE, open_render_study, render_score
-from search.storage import storage_url
+from hueroute.search.render_study import SHARP_NEIGHBOUR, SPACE, open_render_study, render_score
+from hueroute.search.storage import storage_url
 from tests.cli_helpers import succeed
 from tests.test_search import edit_config, smoke_run
 

@@ -11,11 +11,16 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from experts.colour.classes import class_shapes, normalised_histogram, pixel_chroma, pixel_classes
-from experts.colour.net import HueNet
-from experts.module import quiet_lightning
-from experts.store import PairStore, open_store
 from hueroute.config import TrainConfig
+from hueroute.experts.colour.classes import (
+    class_shapes,
+    normalised_histogram,
+    pixel_chroma,
+    pixel_classes,
+)
+from hueroute.experts.colour.net import HueNet
+from hueroute.experts.module import quiet_lightning
+from hueroute.experts.store import PairStore, open_store
 from hueroute.files import atomic_path
 from hueroute.progress import track
 from hueroute.tensors import training_device

@@ -6,13 +6,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from experts.colour.data import HueDataModule
-from experts.colour.net import neighbour_mix
-from experts.colour.output import HueOutput
-from experts.refine.stage import load_refiner
-from experts.registry import kind_of, rebuilt
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
+from hueroute.experts.colour.data import HueDataModule
+from hueroute.experts.colour.net import neighbour_mix
+from hueroute.experts.colour.output import HueOutput
+from hueroute.experts.refine.stage import load_refiner
+from hueroute.experts.registry import kind_of, rebuilt
 from hueroute.run import GLOBAL, Run, expert_split
 from hueroute.run.models import load_model
 from hueroute.tensors import to_uint8

@@ -2,11 +2,11 @@
 
 import lightning as L
 
-from experts.colour.data import HueDataModule
-from experts.colour.module import HueRestorer
-from experts.colour.net import HueNet
-from experts.expert import Kind, TrainingData
 from hueroute.config import TrainConfig
+from hueroute.experts.colour.data import HueDataModule
+from hueroute.experts.colour.module import HueRestorer
+from hueroute.experts.colour.net import HueNet
+from hueroute.experts.expert import Kind, TrainingData
 
 
 def build(settings: TrainConfig, weights: str | None) -> HueNet:

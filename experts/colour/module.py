@@ -5,10 +5,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from experts.colour.net import HueNet
-from experts.colour.output import colourise
-from experts.module import ScoredModule
 from hueroute.config import TrainConfig
+from hueroute.experts.colour.net import HueNet
+from hueroute.experts.colour.output import colourise
+from hueroute.experts.module import ScoredModule
 from hueroute.tensors import to_uint8
 from hueroute.threads import thread_map
 

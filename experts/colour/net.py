@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from experts.colour.classes import LUMA_EDGES
-from experts.colour.output import HueOutput
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
+from hueroute.experts.colour.classes import LUMA_EDGES
+from hueroute.experts.colour.output import HueOutput
 from hueroute.fills import fill_many
 from hueroute.image_score import HUE_BINS
 from hueroute.weights import LITE_VARIANTS, load_packaged_lite

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from experts.colour.render import Paint, render
 from hueroute.config import ColourConfig
+from hueroute.experts.colour.render import Paint, render
 
 
 @dataclass

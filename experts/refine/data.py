@@ -12,9 +12,9 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from experts.store import PairStore, open_store
 from hueroute.config import RefineConfig
 from hueroute.degrade import random_degradation
+from hueroute.experts.store import PairStore, open_store
 from hueroute.files import atomic_path
 from hueroute.fills import fill_lost_region
 from hueroute.images import luma

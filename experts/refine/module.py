@@ -9,9 +9,9 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from experts.losses import lost_region_ssim_loss
-from experts.refine.net import Correction
 from hueroute.config import RefineConfig
+from hueroute.experts.losses import lost_region_ssim_loss
+from hueroute.experts.refine.net import Correction
 
 WARMUP = 0.1  # of the training, the learning rate rising to its peak
 START_FACTOR = 0.04  # of the peak learning rate, where the warm-up starts

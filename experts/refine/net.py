@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from experts.unet.net import unet
 from hueroute.config import RefineConfig
+from hueroute.experts.unet.net import unet
 from hueroute.preprocess import shrink
 
 LEVELS = 4

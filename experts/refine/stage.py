@@ -14,12 +14,12 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from matplotlib.figure import Figure
 
-from experts.module import fit_resuming, quiet_lightning
-from experts.refine.data import RefineDataModule
-from experts.refine.module import FillRefiner, StopWhenDone
-from experts.refine.net import Correction, build_correction, refine_lumas
 from hueroute.config import RefineConfig
 from hueroute.errors import InputError
+from hueroute.experts.module import fit_resuming, quiet_lightning
+from hueroute.experts.refine.data import RefineDataModule
+from hueroute.experts.refine.module import FillRefiner, StopWhenDone
+from hueroute.experts.refine.net import Correction, build_correction, refine_lumas
 from hueroute.files import atomic_path, save_figure, write_text_atomic
 from hueroute.image_score import masked_ssim, ssim
 from hueroute.images import luma

@@ -8,9 +8,9 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from experts.module import quiet_lightning
-from experts.store import PairStore, open_store
 from hueroute.degrade import random_degradation
+from hueroute.experts.module import quiet_lightning
+from hueroute.experts.store import PairStore, open_store
 from hueroute.images import luma
 
 

@@ -3,11 +3,11 @@
 import lightning as L
 from torch import nn
 
-from experts.expert import Kind, TrainingData
-from experts.unet.data import PairDataModule
-from experts.unet.module import Restorer
-from experts.unet.net import Joint, TwoStage
 from hueroute.config import TrainConfig
+from hueroute.experts.expert import Kind, TrainingData
+from hueroute.experts.unet.data import PairDataModule
+from hueroute.experts.unet.module import Restorer
+from hueroute.experts.unet.net import Joint, TwoStage
 
 
 def training(

@@ -4,9 +4,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from experts.losses import RestorationLoss
-from experts.module import ScoredModule
 from hueroute.config import TrainConfig
+from hueroute.experts.losses import RestorationLoss
+from hueroute.experts.module import ScoredModule
 from hueroute.tensors import to_uint8
 
 

@@ -9,10 +9,10 @@ import torch
 from huggingface_hub import constants as hub_constants
 from torch import nn
 
-from experts.unet.output import RGBOutput
 from hueroute.colour_space import luma_chroma_to_rgb
 from hueroute.config import ColourConfig
 from hueroute.errors import InputError
+from hueroute.experts.unet.output import RGBOutput
 from hueroute.fills import push_pull
 from hueroute.weights import LITE_VARIANTS, hub_reachable, load_packaged_lite
 

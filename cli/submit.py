@@ -10,7 +10,7 @@ from hueroute.progress import console, results
 from hueroute.run import Run
 
 if TYPE_CHECKING:
-    from ensemble.submit import Submission
+    from hueroute.ensemble.submit import Submission
 
 
 @command("submit")
@@ -27,7 +27,7 @@ def submit_command(
     ] = False,
 ) -> None:
     """Restore every row of test.csv with the routed ensemble; write the flat zip and check it."""
-    from ensemble.submit import submit_run
+    from hueroute.ensemble.submit import submit_run
 
     show_submission(submit_run(Run.open(run), test_csv, out, force))
 

@@ -16,7 +16,7 @@ def refine_command(
     force: Force = False,
 ) -> None:
     """Learn a correction of the lost region's fill; keep it if it beats the fill held out."""
-    from experts.refine.stage import refine_run
+    from hueroute.experts.refine.stage import refine_run
 
     opened = Run.open(run)
     metrics = refine_run(opened, force)

@@ -21,7 +21,7 @@ from hueroute.run import BUDGETED, STAGES, Run, clear_outputs
 
 def show_stage(opened: Run, stage: str, result: object) -> None:
     """Print a stage's result as its own command does."""
-    from search.storage import shown_url, storage_url
+    from hueroute.search.storage import shown_url, storage_url
 
     if result is None:
         return
@@ -43,8 +43,8 @@ def show_stage(opened: Run, stage: str, result: object) -> None:
 def run_stages(run: Path, until: str, budget: str | None = None) -> None:
     """Every stage up to `until` that is not done, in order (the stages that learn within
     `budget`), then a table of where time went."""
-    from pipeline.budget import parse_duration
-    from pipeline.stages import run_pipeline
+    from hueroute.pipeline.budget import parse_duration
+    from hueroute.pipeline.stages import run_pipeline
 
     opened = Run.open(run)
     seconds = parse_duration(budget) if budget else None
@@ -85,7 +85,7 @@ def run_command(
 @command("report")
 def report_command(run: Annotated[Path, typer.Argument(help="Run folder.")]) -> None:
     """Write RUN/report/index.html: clusters, studies, experts, router, scores, samples."""
-    from pipeline.report import write_report
+    from hueroute.pipeline.report import write_report
 
     console.print(f"wrote {write_report(Run.open(run))}")
 

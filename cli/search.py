@@ -37,8 +37,8 @@ def search_command(
     ] = False,
 ) -> None:
     """Tune each expert with an Optuna study; rerun to resume, or run several workers at once."""
-    from search.stage import search_studies, searched_experts
-    from search.storage import shown_url, storage_url
+    from hueroute.search.stage import search_studies, searched_experts
+    from hueroute.search.storage import shown_url, storage_url
 
     opened = Run.open(run)
     url = storage_url(opened, storage)
@@ -77,8 +77,8 @@ def tune_command(
     ] = False,
 ) -> None:
     """Tune how the colour expert renders (target mix, power, chroma) on held-out folds."""
-    from search.stage import tune_render
-    from search.storage import storage_url
+    from hueroute.search.stage import tune_render
+    from hueroute.search.storage import storage_url
 
     opened = Run.open(run)
     tune_render(opened, storage_url(opened, storage), trials, force=force)

@@ -20,7 +20,7 @@ def cluster_command(
     force: Force = False,
 ) -> None:
     """Embed train_gt and train_input, cluster with UMAP + HDBSCAN, and make the folds."""
-    from clustering.stage import cluster_run  # torch and numba load only when used
+    from hueroute.clustering.stage import cluster_run  # torch and numba load only when used
 
     opened = Run.open(run)
     if opened.is_done("cluster") and not force:

@@ -23,7 +23,7 @@ def evaluate_command(
     test_gt/ exists); choose the cluster experts submit routes to."""
     import pandas as pd
 
-    from ensemble.evaluate import evaluate_run
+    from hueroute.ensemble.evaluate import evaluate_run
 
     opened = Run.open(run)
     if opened.is_done("evaluate") and not force:
@@ -36,7 +36,7 @@ def evaluate_command(
 
 def show_scores(scores: "pd.DataFrame", run: Run) -> None:
     """The score of each strategy by split and cluster, and the experts submit routes to."""
-    from ensemble.evaluate import STRATEGIES
+    from hueroute.ensemble.evaluate import STRATEGIES
 
     view = Table(title=f"score of {run.root}: each expert choice (S / M / C of the score)")
     for column in ("split", "cluster", "images", *STRATEGIES):

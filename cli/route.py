@@ -16,7 +16,7 @@ def route_command(
     force: Force = False,
 ) -> None:
     """Fit the LightGBM router on embeddings of train_input; check it on held-out folds."""
-    from ensemble.fit_router import route_run
+    from hueroute.ensemble.fit_router import route_run
 
     opened = Run.open(run)
     if opened.is_done("route") and not force:

@@ -21,7 +21,7 @@ def train_command(
     force: Force = False,
 ) -> None:
     """Train each expert on each fold: resumes a half-trained fold, skips finished ones."""
-    from experts.stage import train_experts
+    from hueroute.experts.stage import train_experts
 
     show_manifest(train_experts(Run.open(run), expert or None, fold or None, force), run)
 
