@@ -5,20 +5,22 @@ import json
 import shutil
 import time
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from hueroute.clustering.embed_files import SHARD_SIZE
 from hueroute.detect import detect_lost_region
-from hueroute.ensemble.blend import blend_weights
-from hueroute.ensemble.input_embeddings import run_embeddings
+from hueroute.ensemble.blend import Weights, blend_weights
+from hueroute.ensemble.input_embeddings import DecodedEmbedder
 from hueroute.ensemble.predictor import RoutedPredictor
 from hueroute.ensemble.router import ClusterRouter
 from hueroute.errors import InputError
 from hueroute.files import atomic_path, write_text_atomic
-from hueroute.images import read_gray, write_png
+from hueroute.images import image_shape, read_gray, write_png
 from hueroute.layout import TEST_COLUMNS, read_table
 from hueroute.prediction_files import prediction_reader
 from hueroute.progress import track
@@ -91,48 +93,124 @@ def models_identity(run: Run, experts: set[str]) -> str:
     return hashlib.sha256("\n".join(stamps).encode()).hexdigest()
 
 
-def predict_rows(
-    run: Run, table: pd.DataFrame, names: list[str], digests: list[str], out: Path
-) -> dict[str, float]:
-    """Route and restore `table`'s inputs (whose contents have the sha256 `digests`) into
-    `out`; returns each expert's blend share."""
-    router = ClusterRouter.load(run.router_dir)
-    inputs = [Path(p) for p in table["input_path"]]
-    embeddings = run_embeddings(run, {"test_input": inputs})["test_input"]
-    settings = run.config.route
-    blends = blend_weights(
-        router.predict_proba(embeddings),
-        router.classes_,
-        settings.top_k,
-        settings.min_probability,
-        chosen_experts(run),
-    )
-    predictor = RoutedPredictor(run)
-    size = run.config.predict.batch_size
-    starts = range(0, len(inputs), size)
-    for start in track(starts, f"restoring {len(inputs)} images", total=len(starts)):
-        chunk = range(start, min(start + size, len(inputs)))
-        grays = [read_gray(inputs[i]) for i in chunk]
-        masks = [detect_lost_region(gray) for gray in grays]
-        restored = predictor.restore(grays, masks, {"routed": [blends[i] for i in chunk]})
-        for i, image in zip(chunk, restored["routed"], strict=True):
-            write_png(out / names[i], image)
-    routing = pd.DataFrame(
-        {
-            "name": names,
-            "input": digests,
-            "weights": [json.dumps(b) for b in blends],
-        }
-    )
-    kept = out / ROUTING_CSV  # of earlier, interrupted calls
-    if kept.exists():
-        routing = pd.concat([pd.read_csv(kept), routing]).drop_duplicates("name", keep="last")
-    write_text_atomic(kept, routing.to_csv(index=False))
-    shares: dict[str, float] = {}
-    for blend in blends:
-        for expert, weight in blend.items():
-            shares[expert] = shares.get(expert, 0.0) + weight / len(blends)
-    return shares
+@dataclass
+class Input:
+    """A test input read once: its file's sha256, its size and, where it is to be restored,
+    its pixels."""
+
+    digest: str
+    shape: tuple[int, int]
+    gray: np.ndarray | None
+
+
+def read_input(path: Path, restore: Callable[[str], bool]) -> Input:
+    """`path` read once: hashed, then decoded where `restore(digest)` says it is needed (else
+    only its header is read, for its size)."""
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise InputError(path, f"cannot be read ({error})") from error
+    digest = hashlib.sha256(content).hexdigest()
+    if restore(digest):
+        gray = read_gray(path, content)
+        return Input(digest, gray.shape, gray)
+    return Input(digest, image_shape(path, content), None)
+
+
+class RoutedRestorer:
+    """Routes test inputs (embedded, then blended by the router's probabilities) and restores
+    them into `out`, remembering each one's routing; loaded at the first input it restores."""
+
+    def __init__(self, run: Run, out: Path) -> None:
+        self.router = ClusterRouter.load(run.router_dir)
+        self.embed = DecodedEmbedder(run)
+        self.predictor = RoutedPredictor(run)
+        self.route = run.config.route
+        self.allowed = chosen_experts(run)
+        self.batch_size = run.config.predict.batch_size
+        self.out = out
+        self.routing: list[dict[str, str]] = []
+        self.blends: list[Weights] = []
+
+    def restore(self, names: list[str], inputs: list[Input]) -> Iterator[int]:
+        """Restore `inputs` batch by batch, yielding how many each batch finished."""
+        digests = [item.digest for item in inputs]
+        grays = [item.gray for item in inputs]
+        blends = blend_weights(
+            self.router.predict_proba(self.embed(digests, grays)),
+            self.router.classes_,
+            self.route.top_k,
+            self.route.min_probability,
+            self.allowed,
+        )
+        for start in range(0, len(inputs), self.batch_size):
+            part = slice(start, start + self.batch_size)
+            masks = [detect_lost_region(gray) for gray in grays[part]]
+            restored = self.predictor.restore(grays[part], masks, {"routed": blends[part]})
+            for name, image in zip(names[part], restored["routed"], strict=True):
+                write_png(self.out / name, image)
+            yield len(masks)
+        self.blends += blends
+        self.routing += [
+            {"name": name, "input": digest, "weights": json.dumps(blend)}
+            for name, digest, blend in zip(names, digests, blends, strict=True)
+        ]
+
+    def finish(self) -> dict[str, float]:
+        """Keep the routing beside the PNGs (with that of earlier, interrupted calls); each
+        expert's share of the blend weight."""
+        routing = pd.DataFrame(self.routing, columns=["name", "input", "weights"])
+        kept = self.out / ROUTING_CSV
+        if kept.exists():
+            routing = pd.concat([pd.read_csv(kept), routing]).drop_duplicates("name", keep="last")
+        write_text_atomic(kept, routing.to_csv(index=False))
+        shares: dict[str, float] = {}
+        for blend in self.blends:
+            for expert, weight in blend.items():
+                shares[expert] = shares.get(expert, 0.0) + weight / len(self.blends)
+        return shares
+
+
+class MissingRestorations:
+    """Restores into `folder` each input whose kept PNG `keep(name, digest)` refuses, reading
+    every input once, a chunk at a time. Iterating yields once per input done; then `shapes`
+    holds every input's size and `restored` how many were restored."""
+
+    def __init__(
+        self,
+        run: Run,
+        names: list[str],
+        paths: list[Path],
+        folder: Path,
+        keep: Callable[[str, str], bool],
+    ) -> None:
+        self.run, self.names, self.paths, self.folder, self.keep = run, names, paths, folder, keep
+        self.shapes: list[tuple[int, int]] = []
+        self.restored = 0
+        self.restorer: RoutedRestorer | None = None  # loaded at the first input to restore
+
+    def __iter__(self) -> Iterator[None]:
+        for start in range(0, len(self.paths), SHARD_SIZE):
+            chunk = range(start, min(start + SHARD_SIZE, len(self.paths)))
+            inputs = [
+                read_input(self.paths[i], lambda digest, i=i: not self.keep(self.names[i], digest))
+                for i in chunk
+            ]
+            self.shapes += [item.shape for item in inputs]
+            todo = [i for i in chunk if inputs[i - start].gray is not None]
+            yield from [None] * (len(chunk) - len(todo))
+            if todo:
+                self.restorer = self.restorer or RoutedRestorer(self.run, self.folder)
+                batches = self.restorer.restore(
+                    [self.names[i] for i in todo], [inputs[i - start] for i in todo]
+                )
+                for finished in batches:
+                    self.restored += finished
+                    yield from [None] * finished
+
+    def shares(self) -> dict[str, float]:
+        """Each expert's share of the blend weight of the inputs restored."""
+        return self.restorer.finish() if self.restorer else {}
 
 
 def write_zip(folder: Path, names: list[str], out: Path) -> None:
@@ -142,16 +220,16 @@ def write_zip(folder: Path, names: list[str], out: Path) -> None:
             archive.write(folder / name, arcname=name)
 
 
-def check_zip(out: Path, names: list[str], inputs: list[Path]) -> None:
-    """Open the zip again: flat, exactly `names`, each image the size of its input."""
+def check_zip(out: Path, names: list[str], shapes: list[tuple[int, int]]) -> None:
+    """Open the zip again: flat, exactly `names`, each image of its input's size `shapes`."""
     read = prediction_reader(out, names)
     with zipfile.ZipFile(out) as archive:
         if len(archive.namelist()) != len(names):
             raise InputError(out, f"holds {len(archive.namelist())} entries, {len(names)} expected")
-    for name, source in track(list(zip(names, inputs, strict=True)), "checking the zip"):
-        image, gray = read(name), read_gray(source)
-        if image.shape[:2] != gray.shape or image.shape[2] != 3:
-            raise InputError(f"{out}:{name}", f"is {image.shape}, its input is {gray.shape}")
+    for name, shape in track(list(zip(names, shapes, strict=True)), "checking the zip"):
+        image = read(name)
+        if image.shape[:2] != shape or image.shape[2] != 3:
+            raise InputError(f"{out}:{name}", f"is {image.shape}, its input is {shape}")
 
 
 def submit_run(run: Run, test_csv: Path | None, out: Path | None, force: bool) -> Submission:
@@ -167,28 +245,18 @@ def submit_run(run: Run, test_csv: Path | None, out: Path | None, force: bool) -
             shutil.rmtree(stale)
     routing = folder / ROUTING_CSV  # which input each kept PNG was restored from
     made = pd.read_csv(routing).set_index("name")["input"] if routing.is_file() else {}
+
+    def keep(name: str, digest: str) -> bool:
+        return not force and (folder / name).exists() and made.get(name) == digest
+
     inputs = [Path(p) for p in table["input_path"]]
-    digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs]
-    todo = np.array(
-        [
-            force or not (folder / name).exists() or made.get(name) != digest
-            for name, digest in zip(names, digests, strict=True)
-        ]
-    )
+    missing = MissingRestorations(run, names, inputs, folder, keep)
     started = time.perf_counter()
-    shares = (
-        predict_rows(
-            run,
-            table[todo].reset_index(drop=True),
-            list(np.array(names)[todo]),
-            list(np.array(digests)[todo]),
-            folder,
-        )
-        if todo.any()
-        else {}
-    )
+    for _ in track(missing, f"restoring {len(names)} images", total=len(names)):
+        pass
+    shares = missing.shares()
     seconds = time.perf_counter() - started
     with atomic_path(out) as target:  # `out` appears only once the zip passed its check
         write_zip(folder, names, target)
-        check_zip(target, names, inputs)
-    return Submission(out, len(names), int(todo.sum()), seconds, shares)
+        check_zip(target, names, missing.shapes)
+    return Submission(out, len(names), missing.restored, seconds, shares)

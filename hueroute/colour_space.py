@@ -1,8 +1,11 @@
-"""Luma and chroma in the ITU-R 601 form of PIL's "L" and "YCbCr", on tensors in [0, 1]."""
+"""Luma and chroma in the ITU-R 601 form of PIL's "L" and "YCbCr": on tensors in [0, 1],
+and PIL's own fixed-point luma on uint8 arrays."""
 
+import numpy as np
 import torch
 
 LUMA = (0.299, 0.587, 0.114)  # PIL's "L": (299 R + 587 G + 114 B) / 1000
+PIL_LUMA = (19595, 38470, 7471)  # the same in PIL's 16-bit fixed point: (R, G, B) weights
 # RGB = Y + a Cb + b Cr, channel by channel (chroma centred on 0)
 FROM_CHROMA = ((0.0, 1.402), (-0.344136, -0.714136), (1.772, 0.0))
 
@@ -34,3 +37,9 @@ def luma_chroma_to_rgb(luma: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor
     room = torch.where(offsets > 0, room_up, torch.where(offsets < 0, room_down, 1e6))
     scale = room.amin(1, keepdim=True).clamp(0, 1)
     return (luma + scale * offsets).clamp(0, 1)
+
+
+def pil_luma(rgb: np.ndarray) -> np.ndarray:
+    """PIL's convert("L") of uint8 RGB (..., 3), exactly."""
+    weights = np.array(PIL_LUMA, dtype=np.int64)
+    return (rgb.astype(np.int64) @ weights + 0x8000) >> 16

@@ -12,16 +12,26 @@ from hueroute.files import write_bytes_atomic
 DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """Open and fully decode an image, turning every failure into an InputError."""
+def open_image(path: str | Path, content: bytes | None = None) -> Image.Image:
+    """Open and fully decode an image (from `content`, the file's bytes, where they have been
+    read already), turning every failure into an InputError."""
     path = Path(path)
-    if not path.is_file():
+    if content is None and not path.is_file():
         raise InputError(path, "no such file")
     try:
-        with Image.open(path) as image:
+        with Image.open(path if content is None else io.BytesIO(content)) as image:
             image.load()
             return image.copy()
     except (Image.DecompressionBombError, *DECODE_ERRORS) as error:
+        raise InputError(path, f"is not a readable image ({error})") from error
+
+
+def image_shape(path: str | Path, content: bytes) -> tuple[int, int]:
+    """(height, width) of an image from its file's bytes, reading only its header."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return image.height, image.width
+    except DECODE_ERRORS as error:
         raise InputError(path, f"is not a readable image ({error})") from error
 
 
@@ -33,9 +43,10 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def read_gray(path: str | Path) -> np.ndarray:
-    """An H x W uint8 array of a single-channel image (RGB with equal channels is accepted)."""
-    image = open_image(path)
+def read_gray(path: str | Path, content: bytes | None = None) -> np.ndarray:
+    """An H x W uint8 array of a single-channel image (RGB with equal channels is accepted);
+    decoded from `content` where the file's bytes have been read already."""
+    image = open_image(path, content)
     if image.mode == "L":
         return np.asarray(image)
     if image.mode in {"RGB", "RGBA"}:

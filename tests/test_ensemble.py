@@ -1,13 +1,17 @@
 """The ensemble: the router, blend weights, routed predictions at any input size, the submission
 zip and its checks, and `route` / `submit` / `evaluate` end to end on a smoke run."""
 
+import builtins
+import io
 import json
 import os
 import shutil
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -313,6 +317,26 @@ def test_submit_resumes_an_interrupted_prediction(trained_run: Path, tmp_path: P
     assert zipfile.ZipFile(tmp_path / "again.zip").namelist()
 
 
+def test_submit_reads_each_input_once(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = copied(trained_run, tmp_path)
+    test = read_table(Run.open(run).config.data / "test.csv", TEST_COLUMNS)
+    inputs = {Path(p).resolve() for p in test["input_path"]}
+    reads: Counter[Path] = Counter()
+    real_open = io.open
+
+    def counted_open(file: object, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, str | os.PathLike) and Path(file).resolve() in inputs:
+            reads[Path(file).resolve()] += 1
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counted_open)  # pathlib's
+    monkeypatch.setattr(builtins, "open", counted_open)  # PIL's and hashlib's
+    succeed("submit", run)  # embeds the inputs too: the router has not seen them
+    assert set(reads) == inputs and set(reads.values()) == {1}
+
+
 def test_a_retrained_or_deleted_model_never_leaves_an_old_zip(
     trained_run: Path, tmp_path: Path
 ) -> None:
@@ -401,11 +425,7 @@ def write_pngs(folder: Path, names: list[str], shape: tuple[int, int]) -> list[P
 
 
 def test_check_zip_refuses_folders_missing_or_extra_files_and_wrong_sizes(tmp_path: Path) -> None:
-    inputs = tmp_path / "inputs"
-    inputs.mkdir()
-    for name in ("a.png", "b.png"):
-        Image.fromarray(np.zeros((20, 30), np.uint8)).save(inputs / name)
-    sources = [inputs / "a.png", inputs / "b.png"]
+    sources = [(20, 30), (20, 30)]  # the inputs' sizes
     good = write_pngs(tmp_path / "good", ["a.png", "b.png"], (20, 30))
 
     def zipped(name: str, entries: dict[str, Path]) -> Path:

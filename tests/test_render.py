@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from hueroute.colour_space import pil_luma
 from hueroute.config import ColourConfig
 from hueroute.data import samples_dir
 from hueroute.experts.colour.output import HueOutput, target_histogram
@@ -14,7 +15,6 @@ from hueroute.experts.colour.render import (
     hue_directions,
     opencv_hue,
     paint,
-    pil_luma,
     render,
 )
 from hueroute.experts.expert import weighted_sum

@@ -191,6 +191,8 @@ class HueDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         quiet_lightning()  # again in each data-parallel process, where setup runs first
+        if hasattr(self, "store"):  # set up once a process, whatever the stage
+            return
         size = self.settings.image_size
         self.store = open_store(self.table, size, self.cache_folder)
         colour = self.settings.colour

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from hueroute.colour_space import FROM_CHROMA, PIL_LUMA, pil_luma
 from hueroute.image_score import HUE_BINS, hue_channel
 
-PIL_LUMA = (19595, 38470, 7471)  # PIL's "L" in 16-bit fixed point: (R, G, B) weights
 LUMA = np.array(PIL_LUMA) / 65536
 # spreads tried per pixel, as factors of its own: larger first (rounding and the luma shift
 # need room), then smaller (near black and white a small one may still fit)
@@ -29,12 +29,6 @@ class Paint:
     min_spread: float = 3.0
     lost_region: str = "blurred"
     blur: float = 0.025
-
-
-def pil_luma(rgb: np.ndarray) -> np.ndarray:
-    """PIL's convert("L") of uint8 RGB (..., 3), exactly."""
-    weights = np.array(PIL_LUMA, dtype=np.int64)
-    return (rgb.astype(np.int64) @ weights + 0x8000) >> 16
 
 
 def opencv_hue(rgb: np.ndarray) -> np.ndarray:
@@ -144,7 +138,8 @@ def render(
     angles = np.rad2deg(np.angle(centres @ flat[:classes])) % 360
     lost = mask.ravel()
     cb, cr = chroma.reshape(2, -1) * 255
-    expected = np.stack([1.402 * cr, -0.344136 * cb - 0.714136 * cr, 1.772 * cb], 1)
+    (_, r_cr), (g_cb, g_cr), (b_cb, _) = FROM_CHROMA
+    expected = np.stack([r_cr * cr, g_cb * cb + g_cr * cr, b_cb * cb], 1)
     grayness = flat[classes] + (lost if settings.lost_region == "gray" else 0)
 
     def draw(selected: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -80,7 +80,8 @@ class PairDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         quiet_lightning()  # again in each data-parallel process, where setup runs first
-        self.store = open_store(self.table, self.image_size, self.store_folder)
+        if not hasattr(self, "store"):  # set up once a process, whatever the stage
+            self.store = open_store(self.table, self.image_size, self.store_folder)
 
     def loader(self, ids: list[str], train: bool) -> DataLoader:
         dataset = PairDataset(self.store, self.store.index(ids), train, self.fresh)
