@@ -22,6 +22,7 @@ import hueroute.experts.refine.stage
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
 from hueroute.experts.losses import lost_region_ssim_loss, region_line_ssim, windowed_ssim
+from hueroute.experts.refine.data import RefineDataModule
 from hueroute.experts.refine.net import Correction, SmallUNet, encoder_unet, refine_lumas
 from hueroute.experts.refine.stage import (
     CHECKPOINT_STEPS,
@@ -223,7 +224,7 @@ def test_refine_learns_to_continue_stripes_and_keeps_the_correction(
     assert refined["kept"] is True, refined
     assert refined["refined"]["M"] > refined["fill"]["M"] + 0.05, refined
     assert refined["refined"]["S"] >= refined["fill"]["S"]
-    assert refined["steps"] == 150
+    assert refined["steps"] == 150 and refined["regions"] == 4
     assert refined["precision"] == training_precision("auto", "auto")
     assert refined["held_out_images"] + refined["train_images"] == len(run.train_table())
     assert json.loads(run.refine_metrics_json.read_text()) == refined
@@ -235,6 +236,26 @@ def test_refine_learns_to_continue_stripes_and_keeps_the_correction(
     page = write_report(run).read_text()
     assert "The lost region&#x27;s fill" in page and "kept (it raises M" in page
     assert "refine/examples.png" in page
+
+
+def test_a_fill_time_limit_fills_whole_rounds_of_regions(striped_run: Path) -> None:
+    run = Run.open(striped_run)
+    ids = list(run.train_table()["id"])
+
+    def training_regions(fill_seconds: float | None) -> dict[str, np.ndarray]:
+        data = RefineDataModule(
+            run.train_table(), run.cache_dir, ids[2:], ids[:2], SIZE, "telea", run.config.refine,
+            fill_seconds,
+        )  # fmt: skip
+        data.setup()
+        assert data.held_out["masks"].shape[:2] == (2, 1)
+        return data.train
+
+    every, first = training_regions(None), training_regions(0.0)
+    assert every["masks"].shape[:2] == (len(ids) - 2, 4)
+    assert first["masks"].shape[:2] == (len(ids) - 2, 1)  # the first round always runs
+    np.testing.assert_array_equal(first["fills"][:, 0], every["fills"][:, 0])
+    np.testing.assert_array_equal(first["originals"], every["originals"])
 
 
 def test_refine_trains_a_correction_on_a_pretrained_encoder_and_saves_it(

@@ -4,6 +4,7 @@ the run folder by content; crops around a region for training, whole held-out in
 decide whether the correction is kept."""
 
 import hashlib
+import time
 from pathlib import Path
 
 import lightning as L
@@ -87,7 +88,11 @@ class RegionCrops(Dataset):
 
 class RefineDataModule(L.LightningDataModule):
     """The training crops of `train_ids`' pairs (`settings.steps` batches drawn with
-    replacement) and the held-out inputs of `val_ids`, from the run's stored pairs."""
+    replacement) and the held-out inputs of `val_ids`, from the run's stored pairs.
+
+    Training regions are filled a round at a time (each pair's first region, then its second,
+    ...); with `fill_seconds`, no round starts that would end after that much filling (the
+    first always runs), so that the fills of a large set leave the training its time."""
 
     def __init__(
         self,
@@ -98,6 +103,7 @@ class RefineDataModule(L.LightningDataModule):
         size: int,
         fill: str,
         settings: RefineConfig,
+        fill_seconds: float | None = None,
     ) -> None:
         super().__init__()
         self.table = table
@@ -107,26 +113,44 @@ class RefineDataModule(L.LightningDataModule):
         self.size = size
         self.fill = fill
         self.settings = settings
+        self.fill_seconds = fill_seconds
 
     def setup(self, stage: str | None = None) -> None:
         if hasattr(self, "store"):
             return
+        started = time.monotonic()
         self.store = open_store(self.table, self.size, self.cache_folder)
-        self.train = self.regions(self.train_ids, self.settings.regions, "training")
-        self.held_out = self.regions(self.val_ids, 1, "held-out")
+        self.held_out = {
+            "originals": self.originals(self.val_ids),
+            **self.regions(self.val_ids, range(1), f"{len(self.val_ids)} held-out pairs"),
+        }
+        count, rounds = self.settings.regions, []
+        for k in range(count):
+            round_started = time.monotonic()
+            what = f"{len(self.train_ids)} training pairs (region {k + 1} of {count})"
+            rounds.append(self.regions(self.train_ids, range(k, k + 1), what))
+            next_ends = 2 * time.monotonic() - round_started  # if one more round took as long
+            if self.fill_seconds is not None and next_ends - started > self.fill_seconds:
+                break
+        self.train = {
+            "originals": self.originals(self.train_ids),
+            **{part: np.concatenate([r[part] for r in rounds], 1) for part in ("masks", "fills")},
+        }
 
-    def regions(self, ids: list[str], count: int, name: str) -> dict[str, np.ndarray]:
-        """The originals (N, S, S, 3), the regions (N, R, S, S) and their fills of `ids`."""
+    def originals(self, ids: list[str]) -> np.ndarray:
+        """(N, S, S, 3) originals of `ids`."""
+        return np.stack([np.array(self.store.gt[row]) for row in self.store.index(ids)])
+
+    def regions(self, ids: list[str], numbers: range, what: str) -> dict[str, np.ndarray]:
+        """The lost regions `numbers` of each of `ids` (N, R, S, S) and their fills."""
         cache = RegionCache(self.cache_folder, self.fill, self.size)
-        rows = self.store.index(ids)
-        jobs = [(row, k) for row in rows for k in range(count)]
+        jobs = [(row, k) for row in self.store.index(ids) for k in numbers]
         chunks = [jobs[i : i + 64] for i in range(0, len(jobs), 64)]
         found = []
-        for chunk in track(chunks, f"filling {len(jobs)} lost regions of {len(ids)} {name} pairs"):
+        for chunk in track(chunks, f"filling {len(jobs)} lost regions of {what}"):
             found += thread_map(lambda job: cache.region(self.store, *job), chunk)
-        shape = (len(rows), count, self.size, self.size)
+        shape = (len(ids), len(numbers), self.size, self.size)
         return {
-            "originals": np.stack([np.array(self.store.gt[row]) for row in rows]),
             "masks": np.stack([mask for mask, _ in found]).reshape(shape),
             "fills": np.stack([filled for _, filled in found]).reshape(shape),
         }

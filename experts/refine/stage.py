@@ -31,6 +31,7 @@ FORMAT = 2  # 1: the small U-Net only, its weights under other names
 EXAMPLES = 4  # held-out regions in the picture
 MARGIN = 8  # px of known pixels shown around each region
 CHECKPOINT_STEPS = 100  # how often an unfinished training keeps its last.ckpt
+FILL_SHARE = 0.5  # of a time limit, the most that filling training regions may take
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def plot_examples(
 
 def refine_run(run: Run, force: bool = False, seconds: float | None = None) -> dict | None:
     """Train, measure and keep (or not) the run's fill correction, within `seconds` when
-    given (its fills included); None when done already."""
+    given (its fills included: the training regions fill rounds within half of it); None when
+    done already."""
     if run.refine_metrics_json.exists() and not force:
         return None
     config = run.config
@@ -111,7 +113,14 @@ def refine_run(run: Run, force: bool = False, seconds: float | None = None) -> d
     L.seed_everything(config.seed, verbose=False)
     network = build_correction(settings)
     data = RefineDataModule(
-        run.train_table(), run.cache_dir, train_ids, val_ids, train.image_size, train.fill, settings
+        run.train_table(),
+        run.cache_dir,
+        train_ids,
+        val_ids,
+        train.image_size,
+        train.fill,
+        settings,
+        fill_seconds=None if seconds is None else seconds * FILL_SHARE,
     )
     started = time.monotonic()
     data.setup()
@@ -136,6 +145,7 @@ def refine_run(run: Run, force: bool = False, seconds: float | None = None) -> d
         "held_out_fold": settings.holdout_fold,
         "held_out_images": len(val_ids),
         "train_images": len(train_ids),
+        "regions": data.train["masks"].shape[1],  # a pair's: fewer than asked when time ran short
         "steps": trainer.global_step,
         "precision": trainer.precision,
         "seconds": round(time.monotonic() - started, 1),
