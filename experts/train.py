@@ -180,7 +180,9 @@ def train_expert(
     weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
     data_key = store_key(run.train_table(), settings.image_size)
     trained_on = training_digest(settings, data_key, fitted.data.train_ids)
-    save_model(run.model_pt(expert, fold), SavedModel(settings, weights, trained_on))
+    save_model(
+        run.model_pt(expert, fold), SavedModel(settings, weights, trained_on, settings.image_size)
+    )
     fitted.module.network.load_state_dict(weights)
     fitted.data.setup("validate")  # in this process: data-parallel fits run in others
     oof = out_of_fold(fitted.module, fitted.data, fitted.val_ids, folder / "oof")

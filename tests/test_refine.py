@@ -26,7 +26,6 @@ from hueroute.experts.refine.data import RefineDataModule
 from hueroute.experts.refine.net import Correction, SmallUNet, encoder_unet, refine_lumas
 from hueroute.experts.refine.stage import (
     CHECKPOINT_STEPS,
-    FORMAT,
     load_refiner,
     read_refiner,
     refine_run,
@@ -35,6 +34,7 @@ from hueroute.experts.refine.stage import (
 )
 from hueroute.pipeline.report import write_report
 from hueroute.run import Run
+from hueroute.run.models import FORMAT, load_model
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -133,12 +133,14 @@ def test_a_correction_on_a_pretrained_encoder_is_rebuilt_from_its_file(
     (run.root / "config.yaml").write_text(yaml.safe_dump(config))
     run = Run.open(run.root)
     network = busy_network(LITE0)
-    save_refiner(run, network, 64)
+    save_refiner(run, network, 64, trained_on="stripes")
     refiner = read_refiner(run.refine_model_pt, torch.device("cpu"))
     assert refiner.size == 64
     filled, mask = torch.rand(1, 1, 64, 64), (torch.rand(1, 1, 64, 64) > 0.5).float()
     with torch.inference_mode():
         assert torch.equal(refiner.network(filled, mask), network(filled, mask))
+    with pytest.raises(InputError, match=r"kind correction, not expert.*hueroute train"):
+        load_model(run.refine_model_pt)  # one format, each kind read as itself
     record = torch.load(run.refine_model_pt, weights_only=True)
     record["format"] = FORMAT - 1
     torch.save(record, run.refine_model_pt)

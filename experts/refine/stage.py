@@ -20,14 +20,15 @@ from hueroute.experts.module import fit_resuming, quiet_lightning
 from hueroute.experts.refine.data import RefineDataModule
 from hueroute.experts.refine.module import FillRefiner, StopWhenDone
 from hueroute.experts.refine.net import Correction, build_correction, refine_lumas
-from hueroute.files import atomic_path, save_figure, write_text_atomic
+from hueroute.experts.store import store_key
+from hueroute.files import save_figure, write_text_atomic
 from hueroute.image_score import masked_ssim, ssim
 from hueroute.images import luma
 from hueroute.run import Run
+from hueroute.run.models import SavedModel, load_model, save_model, training_digest
 from hueroute.tensors import native_bf16, pick_device, training_device
 from hueroute.threads import thread_map
 
-FORMAT = 2  # 1: the small U-Net only, its weights under other names
 EXAMPLES = 4  # held-out regions in the picture
 MARGIN = 8  # px of known pixels shown around each region
 CHECKPOINT_STEPS = 100  # how often an unfinished training keeps its last.ckpt
@@ -127,7 +128,9 @@ def refine_run(run: Run, force: bool = False, seconds: float | None = None) -> d
     left = None if seconds is None else max(seconds - (time.monotonic() - started), 1.0)
     module = FillRefiner(network, settings, left)
     trainer = fit(run, module, data)
-    save_refiner(run, network, train.image_size)
+    data_key = store_key(run.train_table(), train.image_size)
+    trained_on = training_digest(settings, data_key, train_ids)
+    save_refiner(run, network, train.image_size, trained_on)
     device = pick_device(config.predict.device, "predict.device")
     refiner = Refiner(network.to(device).eval(), train.image_size, settings.mirrors)
     originals = data.held_out["originals"]
@@ -208,15 +211,9 @@ def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
     return trainer
 
 
-def save_refiner(run: Run, network: Correction, size: int) -> None:
-    record = {
-        "format": FORMAT,
-        "settings": run.config.refine.model_dump(mode="json"),
-        "image_size": size,
-        "weights": {k: v.cpu() for k, v in network.state_dict().items()},
-    }
-    with atomic_path(run.refine_model_pt) as target:
-        torch.save(record, target)
+def save_refiner(run: Run, network: Correction, size: int, trained_on: str) -> None:
+    weights = {k: v.cpu() for k, v in network.state_dict().items()}
+    save_model(run.refine_model_pt, SavedModel(run.config.refine, weights, trained_on, size))
 
 
 def load_refiner(run: Run, device: torch.device) -> Refiner | None:
@@ -229,15 +226,12 @@ def load_refiner(run: Run, device: torch.device) -> Refiner | None:
 
 def read_refiner(path: Path, device: torch.device) -> Refiner:
     """The fill correction saved in `path`, kept or not."""
+    model = load_model(path, RefineConfig)
+    network = build_correction(model.settings, pretrained=False)
     try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
-        if record.get("format") != FORMAT:
-            raise ValueError(f"format {record.get('format')}, this version reads {FORMAT}")
-        settings = RefineConfig.model_validate(record["settings"])
-        network = build_correction(settings, pretrained=False)
-        network.load_state_dict(record["weights"])
-    except Exception as error:
+        network.load_state_dict(model.weights)
+    except RuntimeError as error:
         raise InputError(
-            path, f"is not a usable fill correction ({error}): redo it with refine --force"
+            path, f"does not fit its own settings ({error}): redo it with refine --force"
         ) from error
-    return Refiner(network.to(device).eval(), int(record["image_size"]), settings.mirrors)
+    return Refiner(network.to(device).eval(), model.image_size, model.settings.mirrors)
