@@ -26,7 +26,7 @@ FORMAT = 3  # 1: the experts' files alone; 2: the correction's own, before they 
 KINDS: dict[type[Section], str] = {TrainConfig: "expert", RefineConfig: "correction"}
 REDO = {
     "expert": "retrain it (hueroute train RUN --expert EXPERT --fold K --force)",
-    "correction": "redo it (hueroute refine RUN --force)",
+    "correction": "redo it (hueroute refine --force RUN)",
 }
 
 Settings = TypeVar("Settings", TrainConfig, RefineConfig)
