@@ -82,6 +82,11 @@ def embed_files(
     return EmbedResult(cache.get(digests), digests, embedded=len(todo), cached=cached)
 
 
+def unit_features(embedder: Embedder, batch: torch.Tensor) -> np.ndarray:
+    """(N, D) L2-normalised features of a preprocessed batch, on the CPU."""
+    return F.normalize(embedder.features(batch).float(), dim=1).cpu().numpy()
+
+
 @torch.inference_mode()
 def run_embedder(
     todo: dict[str, Path],
@@ -110,8 +115,7 @@ def run_embedder(
             if problems:
                 index, problem = problems[0]
                 raise InputError(paths[index], problem)
-            features = embedder.features(batch.to(device, non_blocking=True))
-            blocks.append(F.normalize(features.float(), dim=1).cpu().numpy())
+            blocks.append(unit_features(embedder, batch.to(device, non_blocking=True)))
             done.extend(indices)
             if len(done) >= SHARD_SIZE:
                 cache.add([digests[i] for i in done], np.concatenate(blocks))

@@ -5,11 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from hueroute.clustering.cache import EmbeddingCache
-from hueroute.clustering.embed_files import embed_files
+from hueroute.clustering.embed_files import embed_files, unit_features
 from hueroute.clustering.embedders import Embedder, build_embedder
 from hueroute.errors import InputError
 from hueroute.run import Run
@@ -69,7 +68,6 @@ class DecodedEmbedder:
             for start in range(0, len(images), self.batch_size):
                 part = images[start : start + self.batch_size]
                 batch = torch.stack([self.embedder.preprocess(image) for image in part])
-                features = self.embedder.features(batch.to(self.device))
-                blocks.append(F.normalize(features.float(), dim=1).cpu().numpy())
+                blocks.append(unit_features(self.embedder, batch.to(self.device)))
             self.cache.add(list(new), np.concatenate(blocks))
         return self.cache.get(digests)
