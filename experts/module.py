@@ -1,16 +1,18 @@
-"""What every kind's LightningModule shares: validation by the exact score, the optimiser and
-its schedule; and fitting that resumes and says what Ctrl-C keeps."""
+"""What every kind's training shares: the Trainer, fitting that resumes and says what Ctrl-C
+keeps, and the LightningModule's validation by the exact score, optimiser and schedule."""
 
 import logging
 import signal
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Callback, RichProgressBar
 from torch import nn
 
 from hueroute.config import TrainConfig
@@ -18,6 +20,21 @@ from hueroute.errors import Interrupted
 from hueroute.image_score import score_image
 from hueroute.tensors import to_uint8
 from hueroute.threads import thread_map
+
+
+def make_trainer(
+    folder: Path, accelerator: str, precision: str, callbacks: Sequence[Callback], **options: Any
+) -> L.Trainer:
+    """The Trainer that every kind fits with: its files in `folder`, a progress bar and no model
+    summary; `options` are the kind's own (its steps, epochs, devices, logger)."""
+    return L.Trainer(
+        accelerator=accelerator,
+        precision=precision,
+        callbacks=[RichProgressBar(), *callbacks],
+        enable_model_summary=False,
+        default_root_dir=folder,
+        **options,
+    )
 
 
 def fit_resuming(

@@ -12,14 +12,14 @@ from typing import Any
 import lightning as L
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 from hueroute.config import TrainConfig
 from hueroute.errors import InputError
 from hueroute.experts.expert import TrainingData
-from hueroute.experts.module import ScoredModule, fit_resuming, quiet_lightning
+from hueroute.experts.module import ScoredModule, fit_resuming, make_trainer, quiet_lightning
 from hueroute.experts.registry import build_network, kind_of
 from hueroute.experts.store import store_key
 from hueroute.files import write_text_atomic
@@ -114,28 +114,26 @@ def fit_expert(
     every_epoch = ModelCheckpoint(  # last.ckpt after every epoch, improved or not
         dirpath=folder, filename=last.stem, every_n_epochs=1, enable_version_counter=False
     )
-    trainer = L.Trainer(
-        accelerator=settings.accelerator,
-        devices=settings.devices,
-        strategy=settings.strategy,
-        max_epochs=settings.epochs,
-        max_steps=settings.max_steps or -1,
-        max_time=timedelta(minutes=settings.max_minutes) if settings.max_minutes else None,
-        callbacks=[
+    trainer = make_trainer(
+        folder,
+        settings.accelerator,
+        "16-mixed" if gpu else "32-true",
+        [
             best,
             every_epoch,
             SayWhereItStarts(f"{expert} fold {fold}"),
             EarlyStopping(monitor="val_score", mode="max", patience=settings.patience),
             ValidateAtMaxSteps(),
-            RichProgressBar(),
             *callbacks,
         ],
+        devices=settings.devices,
+        strategy=settings.strategy,
+        max_epochs=settings.epochs,
+        max_steps=settings.max_steps or -1,
+        max_time=timedelta(minutes=settings.max_minutes) if settings.max_minutes else None,
         logger=CSVLogger(folder, name="log"),  # a resumed run logs to a new version_N
-        precision="16-mixed" if gpu else "32-true",
         num_sanity_val_steps=0,
         log_every_n_steps=1,
-        enable_model_summary=False,
-        default_root_dir=folder,
     )
     started = time.perf_counter()
     fit_resuming(

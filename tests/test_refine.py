@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import RichProgressBar
 from PIL import Image
 from skimage.metrics import structural_similarity
 
+import hueroute.experts.module
 import hueroute.experts.refine.stage
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
@@ -321,7 +322,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_refine_resumes_from_it(
                 raise KeyboardInterrupt
             super().on_train_batch_start(trainer, *args)
 
-    monkeypatch.setattr(hueroute.experts.refine.stage, "RichProgressBar", CtrlCAfterACheckpoint)
+    monkeypatch.setattr(hueroute.experts.module, "RichProgressBar", CtrlCAfterACheckpoint)
     handler = signal.getsignal(signal.SIGINT)
     stopped = invoke("refine", run_dir)
     assert stopped.exit_code == 130, stopped.output
@@ -331,7 +332,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_refine_resumes_from_it(
     assert signal.getsignal(signal.SIGINT) is handler
     assert not (run_dir / "refine" / "metrics.json").exists()
 
-    monkeypatch.setattr(hueroute.experts.refine.stage, "RichProgressBar", RichProgressBar)
+    monkeypatch.setattr(hueroute.experts.module, "RichProgressBar", RichProgressBar)
     succeed("refine", run_dir)
     metrics = json.loads((run_dir / "refine" / "metrics.json").read_text())
     assert metrics["steps"] == CHECKPOINT_STEPS + 20

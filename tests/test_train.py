@@ -24,6 +24,7 @@ from click.testing import Result
 from lightning.pytorch.callbacks import RichProgressBar
 from PIL import Image
 
+import hueroute.experts.module
 import hueroute.experts.store
 import hueroute.experts.train
 from hueroute.clustering.folds import stratified_folds
@@ -558,7 +559,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
                 raise RuntimeError("interrupted")
             super().on_train_batch_start(trainer, *args)
 
-    monkeypatch.setattr(hueroute.experts.train, "RichProgressBar", DiesInSecondEpoch)
+    monkeypatch.setattr(hueroute.experts.module, "RichProgressBar", DiesInSecondEpoch)
     with pytest.raises(RuntimeError, match="interrupted"):
         train_expert(Run.open(run), GLOBAL, 0)
     assert (folder / "last.ckpt").is_file()
@@ -566,7 +567,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
     checkpoint = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == per_epoch
 
-    monkeypatch.setattr(hueroute.experts.train, "RichProgressBar", RichProgressBar)
+    monkeypatch.setattr(hueroute.experts.module, "RichProgressBar", RichProgressBar)
     steps: list[int] = []
     module = HueRestorer if Run.open(run).config.train.network == "colour" else Restorer
     original = module.training_step
@@ -625,7 +626,7 @@ def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
                 raise KeyboardInterrupt
             super().on_train_batch_start(trainer, *args)
 
-    monkeypatch.setattr(hueroute.experts.train, "RichProgressBar", WorseEachEpochThenCtrlC)
+    monkeypatch.setattr(hueroute.experts.module, "RichProgressBar", WorseEachEpochThenCtrlC)
     handler = signal.getsignal(signal.SIGINT)
     stopped = invoke("train", run, "--expert", GLOBAL, "--fold", "0")
     assert stopped.exit_code == 130, stopped.output
@@ -640,7 +641,7 @@ def test_ctrl_c_says_what_was_kept_and_resumes_after_the_last_finished_epoch(
     assert last["global_step"] == 2 * per_epoch  # saved although the epoch did not improve
     assert best["global_step"] == per_epoch
 
-    monkeypatch.setattr(hueroute.experts.train, "RichProgressBar", RichProgressBar)
+    monkeypatch.setattr(hueroute.experts.module, "RichProgressBar", RichProgressBar)
     resumed = succeed("train", run, "--expert", GLOBAL, "--fold", "0")
     assert "resuming global fold 0 after 2 finished epochs" in resumed.stderr
     assert read_metrics(run, GLOBAL, 0)["steps"] == 3 * per_epoch

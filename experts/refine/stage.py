@@ -11,12 +11,12 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 from matplotlib.figure import Figure
 
 from hueroute.config import RefineConfig
 from hueroute.errors import InputError
-from hueroute.experts.module import fit_resuming, quiet_lightning
+from hueroute.experts.module import fit_resuming, make_trainer, quiet_lightning
 from hueroute.experts.refine.data import RefineDataModule
 from hueroute.experts.refine.module import FillRefiner, StopWhenDone
 from hueroute.experts.refine.net import Correction, build_correction, refine_lumas
@@ -182,13 +182,12 @@ def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
     """Train `module`, resuming from the refine folder's last.ckpt."""
     folder = run.refine_dir
     last = folder / "last.ckpt"
-    trainer = L.Trainer(
-        accelerator=run.config.train.accelerator,
-        devices=1,
-        precision=training_precision(run.config.refine.precision, run.config.train.accelerator),
-        max_epochs=1,
-        max_steps=module.settings.steps,
-        callbacks=[
+    accelerator = run.config.train.accelerator
+    trainer = make_trainer(
+        folder,
+        accelerator,
+        training_precision(run.config.refine.precision, accelerator),
+        [
             ModelCheckpoint(
                 dirpath=folder,
                 filename=last.stem,
@@ -196,12 +195,12 @@ def fit(run: Run, module: FillRefiner, data: RefineDataModule) -> L.Trainer:
                 enable_version_counter=False,
             ),
             StopWhenDone(),
-            RichProgressBar(),
         ],
+        devices=1,
+        max_epochs=1,
+        max_steps=module.settings.steps,
         logger=False,
         limit_val_batches=0,
-        enable_model_summary=False,
-        default_root_dir=folder,
     )
 
     def saved() -> str:  # what last.ckpt holds: it is written every CHECKPOINT_STEPS steps
