@@ -160,6 +160,14 @@ def training_parts(
     return kind_of(settings).training(network, settings, split)
 
 
+def prepare_fold(run: Run, expert: str, fold: int, settings: TrainConfig) -> None:
+    """Decode `expert`'s pairs of `fold` and cache what its kind caches of them (a frozen
+    encoder's features), as its first fit would: a time limit can then count that work."""
+    train_ids, val_ids = checked_split(run, expert, fold, settings)
+    network = build_network(settings)
+    training_parts(run, expert, network, settings, train_ids, val_ids)[1].setup()
+
+
 def train_expert(
     run: Run, expert: str, fold: int, settings: TrainConfig | None = None, force: bool = False
 ) -> dict | None:

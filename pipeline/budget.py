@@ -1,11 +1,11 @@
 """A time budget for the stages that learn: the fill's correction, search, training and the
 render study.
 
-The fill's correction and the search get fixed shares; the search measures how many training
-images a second this machine trains; each fold then gets epochs that fit its share of what is
-left at that rate, which is measured again after every fold (the first fold of a colour
-expert also caches features). Lightning's max_time stops a fold that would overrun, so the
-stages end inside the budget.
+The fill's correction and the search get fixed shares, their fills and feature cache
+included; the search measures how many training images a second this machine trains; each
+fold then gets epochs that fit its share of what is left at that rate, which is measured
+again after every fold. Lightning's max_time stops a fold that would overrun, so the stages
+end inside the budget.
 """
 
 import json

@@ -3,6 +3,7 @@
 import os
 import shutil
 import socket
+import time
 
 import optuna
 from optuna_integration import PyTorchLightningPruningCallback
@@ -12,23 +13,34 @@ from hueroute.run import Run
 from hueroute.search.space import suggest_settings, trial_settings
 
 FOLD = 0
+SHORTEST_TRIAL = 0.1  # of the timeout: a trial that starts late still trains this long
 
 
 class Objective:
-    """Trains `expert` on fold 0 with a trial's settings, for at most `timeout` seconds; the
-    pruner sees every epoch's score."""
+    """Trains `expert` on fold 0 with a trial's settings until `timeout` seconds after
+    `started` (time.monotonic(), by default now) have passed, or at least a tenth of it so
+    that a late trial still scores; the pruner sees every epoch's score."""
 
-    def __init__(self, run: Run, expert: str, timeout: float | None = None) -> None:
+    def __init__(
+        self, run: Run, expert: str, timeout: float | None = None, started: float | None = None
+    ) -> None:
         self.run = run
         self.expert = expert
         self.timeout = timeout
+        self.started = time.monotonic() if started is None else started
+
+    def minutes(self) -> float | None:
+        """How long the next trial may train."""
+        if self.timeout is None:
+            return None
+        left = self.timeout - (time.monotonic() - self.started)
+        return round(max(left, SHORTEST_TRIAL * self.timeout, 1.0) / 60, 3)
 
     def __call__(self, trial: optuna.Trial) -> float:
         search = self.run.config.search
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         params = suggest_settings(trial, search)
-        minutes = self.timeout / 60 if self.timeout is not None else None
-        settings = trial_settings(self.run.config.train, params, search, minutes)
+        settings = trial_settings(self.run.config.train, params, search, self.minutes())
         folder = self.run.search_dir / self.expert / f"trial{trial.number}"
         pruning = PyTorchLightningPruningCallback(trial, monitor="val_score")
         try:

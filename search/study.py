@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 
 from hueroute.config import SearchConfig
 from hueroute.errors import InputError
+from hueroute.experts.train import prepare_fold
 from hueroute.files import write_text_atomic
 from hueroute.run import GLOBAL, Run
 from hueroute.search.objective import FOLD, Objective
@@ -59,15 +60,22 @@ def finished(study: optuna.Study) -> int:
 def search_expert(
     run: Run, expert: str, url: str, trials: int, timeout: float | None
 ) -> optuna.Study:
-    """Run `expert`'s study until it has `trials` finished trials, across all its workers."""
+    """Run `expert`'s study until it has `trials` finished trials, across all its workers, or
+    until this worker's `timeout` has passed, the decoding and caching its trials need
+    included."""
     if expert != GLOBAL and not (run.model_pt(GLOBAL, FOLD)).exists():
         raise InputError(
             run.model_pt(GLOBAL, FOLD),
             f"missing: {expert}'s trials fine-tune the global expert of fold {FOLD} "
             f"(hueroute train RUN --expert {GLOBAL} --fold {FOLD})",
         )
+    started = time.monotonic()
     study = open_study(run, expert, url)
-    return optimize_until(study, Objective(run, expert, timeout), trials, timeout)
+    if timeout is not None and trials > finished(study):  # the timeout counts the caching
+        prepare_fold(run, expert, FOLD, run.config.train)
+    objective = Objective(run, expert, timeout, started)
+    left = None if timeout is None else timeout - (time.monotonic() - started)
+    return optimize_until(study, objective, trials, left)
 
 
 def optimize_until(

@@ -20,15 +20,17 @@ from optuna.trial import TrialState
 
 import hueroute.experts.train
 import hueroute.search.objective
+import hueroute.search.study
 from hueroute.config import SearchConfig
 from hueroute.data import samples_dir
 from hueroute.dataset import make_dataset
 from hueroute.errors import InputError
+from hueroute.experts.train import prepare_fold, train_expert
 from hueroute.layout import TRAIN_COLUMNS, read_table
 from hueroute.run import GLOBAL, NOISE, Run, tuned_settings
 from hueroute.search.space import SCHEDULERS, suggest_settings
 from hueroute.search.storage import storage_url
-from hueroute.search.study import make_pruner, open_study, optimize_until
+from hueroute.search.study import make_pruner, open_study, optimize_until, search_expert
 from tests.cli_helpers import invoke, succeed
 from tests.test_bad_input import assert_clear_error
 
@@ -340,12 +342,49 @@ def test_no_trial_outlasts_the_search_timeout(
     monkeypatch.setattr(hueroute.search.objective, "fit_expert", spy)
     run = Run.open(searched[0])
     study = optuna.create_study(direction="maximize")
-    for timeout in (90.0, None):
-        study.optimize(
-            hueroute.search.objective.Objective(run, GLOBAL, timeout), 1, catch=(RuntimeError,)
-        )
-    assert [settings.max_minutes for settings in used] == [1.5, None]
+    now = time.monotonic()
+    # a fresh study, one whose clock ran 60 s, one past its timeout (a tenth of it), no timeout
+    for timeout, started in ((90.0, None), (90.0, now - 60), (90.0, now - 200), (None, None)):
+        objective = hueroute.search.objective.Objective(run, GLOBAL, timeout, started)
+        study.optimize(objective, 1, catch=(RuntimeError,))
+    assert [settings.max_minutes for settings in used] == [1.5, 0.5, 0.15, None]
     assert used[0].max_steps == run.config.search.max_steps
+
+
+def test_a_timed_search_prepares_its_fold_inside_the_timeout(
+    searched: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared, used = [], []
+
+    def slow_prepare(run: Run, expert: str, fold: int, settings: Any) -> None:
+        prepared.append((expert, fold))
+        time.sleep(1.5)
+
+    def spy(run: Run, expert: str, fold: int, settings: Any, *args: Any) -> Any:
+        used.append(settings.max_minutes)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(hueroute.search.study, "prepare_fold", slow_prepare)
+    monkeypatch.setattr(hueroute.search.objective, "fit_expert", spy)
+    run = Run.open(searched[0])
+    search_expert(run, GLOBAL, f"sqlite:///{tmp_path / 'timed.db'}", 1, 6.0)
+    assert prepared == [(GLOBAL, 0)]
+    assert 0.5 <= used[0] * 60 <= 4.5  # 6 s less the 1.5 s the caching took
+    search_expert(run, GLOBAL, f"sqlite:///{tmp_path / 'untimed.db'}", 1, None)
+    assert prepared == [(GLOBAL, 0)] and used[1] is None  # the first trial caches, untimed
+
+
+def test_prepare_fold_caches_every_feature_that_training_reads(
+    searched: tuple[Path, str], tmp_path: Path
+) -> None:
+    run = Run.open(shutil.copytree(searched[0], tmp_path / "run"))
+    shutil.rmtree(next(run.cache_dir.glob("features-*")))
+    prepare_fold(run, GLOBAL, 0, run.config.train)
+    folder = next(run.cache_dir.glob("features-*"))
+    stamps = {f: f.stat().st_mtime_ns for f in folder.glob("*.npy")}
+    assert len(stamps) == len(run.train_table())
+    train_expert(run, GLOBAL, 0, force=True)
+    assert {f: f.stat().st_mtime_ns for f in folder.glob("*.npy")} == stamps
 
 
 def test_a_broken_best_params_file_is_a_clear_error(
